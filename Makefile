@@ -1,0 +1,109 @@
+# midge — top-level Makefile.
+#
+# Host builds and tests use plain `swift build` / `swift test`. Board builds cross-compile one
+# static Embedded Swift executable per board profile (boards/<name>.conf) with the local Swift SDK
+# bundle in toolchain/ (see toolchain/README.md); nothing is installed into ~/.swiftpm.
+
+SWIFT ?= swift
+# Swift 6.3.1 lives in /opt/swift on the project machines; use it when `swift` is not on PATH.
+ifeq ($(shell command -v $(SWIFT) 2>/dev/null),)
+export PATH := /opt/swift/usr/bin:$(PATH)
+endif
+PYTHON ?= python3
+
+.DEFAULT_GOAL := help
+
+# --- host targets (core team) ---
+# run, test, deps: add them here.
+
+
+# --- board builds (toolchain) ---
+#   make board BOARD=<name>   build and strip dist/<name>/midge for one profile
+#   make boards               every boards/*.conf
+#   make board-list           name, sdk flavour and cpu of every profile
+#   make sdk                  regenerate toolchain/embedded-linux.artifactbundle
+#   make sdk-check            fail if the committed bundle differs from what gen-sdk.py writes
+#   make board-clean          remove .build-<board>/ scratch paths and dist/
+# PKG=<dir> builds another package with the same shape (product $(PRODUCT)), e.g. a probe.
+
+ROOT      := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+PKG       ?= $(ROOT)
+PRODUCT   ?= midge
+SDKS_PATH := $(ROOT)/toolchain
+BUNDLE    := $(SDKS_PATH)/embedded-linux.artifactbundle
+DIST      ?= $(ROOT)/dist
+BOARDS    := $(sort $(basename $(notdir $(wildcard $(ROOT)/boards/*.conf))))
+# llvm-objcopy ships next to swift.
+OBJCOPY   ?= $(dir $(realpath $(shell command -v $(SWIFT))))llvm-objcopy
+
+HASH := \#
+# $(call conf,<key>): first value of `<key> value  # comment` in the board profile.
+conf = $(shell awk '$$1 == "$(1)" { sub(/[ \t]*$(HASH).*/, ""); print $$2; exit }' $(CONF) 2>/dev/null)
+
+ifneq ($(BOARD),)
+CONF    := $(ROOT)/boards/$(BOARD).conf
+SDK     := $(call conf,sdk)
+CPU     := $(call conf,cpu)
+SCRATCH ?= $(abspath $(PKG))/.build-$(BOARD)
+# "default <key> <value>" lines, prefix stripped, joined with a literal backslash-n (a C escape).
+DEFAULTS := $(shell awk 'sub(/^[ \t]*default[ \t]+/, "") { sub(/[ \t]*$(HASH).*/, ""); \
+              gsub(/[ \t]+/, " "); out = out sep $$0; sep = "\\n" } END { print out }' $(CONF) 2>/dev/null)
+# clang has no -mcpu for x86; -march names the same CPU there.
+CPU_CFLAG = $(if $(filter x86_64-%,$(SDK)),-march,-mcpu)=$(CPU)
+BOARD_SWIFT_FLAGS = -c release --product $(PRODUCT) --package-path $(PKG) --scratch-path $(SCRATCH) \
+  --swift-sdks-path $(SDKS_PATH) --swift-sdk $(SDK) \
+  -Xswiftc -target-cpu -Xswiftc $(CPU) -Xcc $(CPU_CFLAG) \
+  -Xcc '-DMIDGE_BOARD_NAME="$(BOARD)"' -Xcc '-DMIDGE_BOARD_DEFAULTS="$(DEFAULTS)"'
+endif
+
+.PHONY: help board boards board-list board-check sdk sdk-check board-clean
+
+help:
+	@echo "targets: board BOARD=<name> | boards | board-list | sdk | sdk-check | board-clean"
+	@echo "boards:  $(BOARDS)"
+
+# Validates the profile: known keys, a flavour that exists, C-string-safe default values.
+board-check:
+	@test -n "$(BOARD)" || { echo "make board: set BOARD=<name>; boards: $(BOARDS)"; exit 2; }
+	@test -f "$(CONF)" || { echo "make board: no profile boards/$(BOARD).conf; boards: $(BOARDS)"; exit 2; }
+	@awk -v board="$(BOARD)" -v f="boards/$(BOARD).conf" ' \
+	  { sub(/[ \t]*#.*/, "") } NF == 0 { next } \
+	  function bad(msg) { printf "%s:%s %s\n", f, NR ? NR ":" : "", msg; err = 1 } \
+	  $$1 == "board" && $$2 != board { bad("board \"" $$2 "\" does not match the file name") } \
+	  $$1 == "default" && NF != 3 { bad("expected: default <key> <value>") } \
+	  $$1 == "default" && $$0 ~ /["\047\\$$`]/ { bad("quotes, backslashes, $$ and ` are not allowed in defaults") } \
+	  $$1 !~ /^(board|sdk|cpu|install|default)$$/ { bad("unknown key \"" $$1 "\"") } \
+	  $$1 == "board" || $$1 == "sdk" || $$1 == "cpu" { seen[$$1] = 1 } \
+	  END { NR = 0; if (!seen["sdk"]) bad("missing \"sdk <flavour>\" line"); \
+	        if (!seen["cpu"]) bad("missing \"cpu <name>\" line"); exit err }' "$(CONF)"
+	@echo "$(BOARD)" | grep -Eq '^[a-z0-9][a-z0-9._-]*$$' || { echo "make board: bad board name '$(BOARD)'"; exit 2; }
+	@test -f "$(BUNDLE)/$(SDK)/swift-sdk.json" || { echo "boards/$(BOARD).conf: sdk '$(SDK)' is not a flavour in $(BUNDLE) (run 'make sdk'?)"; exit 2; }
+
+board: board-check
+	$(info == $(BOARD): sdk $(SDK), cpu $(CPU))
+	$(info $(SWIFT) build $(BOARD_SWIFT_FLAGS))
+	@start=$$(date +%s); \
+	  $(SWIFT) build $(BOARD_SWIFT_FLAGS) || exit 1; \
+	  mkdir -p "$(DIST)/$(BOARD)" && \
+	  "$(OBJCOPY)" --strip-all "$(SCRATCH)/release/$(PRODUCT)" "$(DIST)/$(BOARD)/$(PRODUCT)" || exit 1; \
+	  echo "== $(BOARD): $(DIST)/$(BOARD)/$(PRODUCT) $$(wc -c < "$(DIST)/$(BOARD)/$(PRODUCT)") bytes (stripped), $$(( $$(date +%s) - start )) s"
+
+boards:
+	@for b in $(BOARDS); do $(MAKE) --no-print-directory board BOARD=$$b || exit 1; done
+
+board-list:
+	@printf '%-20s %-14s %s\n' BOARD SDK CPU
+	@for f in $(ROOT)/boards/*.conf; do \
+	  awk '{ sub(/[ \t]*#.*/, "") } $$1 ~ /^(board|sdk|cpu)$$/ { v[$$1] = $$2 } \
+	       END { printf "%-20s %-14s %s\n", v["board"], v["sdk"], v["cpu"] }' "$$f"; done
+
+sdk:
+	$(PYTHON) $(SDKS_PATH)/gen-sdk.py
+
+sdk-check:
+	@tmp=$$(mktemp -d) && $(PYTHON) $(SDKS_PATH)/gen-sdk.py "$$tmp/$(notdir $(BUNDLE))" >/dev/null && \
+	  if diff -r "$$tmp/$(notdir $(BUNDLE))" "$(BUNDLE)"; then echo "sdk-check: bundle is up to date"; rm -rf "$$tmp"; \
+	  else echo "sdk-check: bundle differs from gen-sdk.py output; run 'make sdk'"; rm -rf "$$tmp"; exit 1; fi
+
+board-clean:
+	rm -rf $(abspath $(PKG))/.build-* $(DIST)
