@@ -1,0 +1,29 @@
+// swift-tools-version:6.0
+// One manifest, two build modes. `swift build` / `swift test` build ordinary Swift on the
+// host. `make board BOARD=...` builds the product with a Swift SDK from toolchain/ that adds
+// -enable-experimental-feature Embedded, -wmo and -Osize: the manifest carries no embedded
+// flags. Layers (dependencies point down only):
+//   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire
+//   MidgeConfig (pure) is used by midge; CPlatform (C) only by Platform and midge.
+import PackageDescription
+
+let package = Package(
+  name: "midge",
+  products: [
+    .executable(name: "midge", targets: ["midge"])
+  ],
+  targets: [
+    .target(name: "CPlatform"),
+    .target(name: "MQTTWire"),
+    .target(name: "Bounded"),
+    .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded"]),
+    .target(name: "MidgeConfig", dependencies: ["BrokerCore"]),
+    .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform"]),
+    .executableTarget(
+      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "CPlatform"]),
+    .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire"]),
+    .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "Bounded"]),
+    .testTarget(name: "MidgeConfigTests", dependencies: ["MidgeConfig", "BrokerCore"]),
+  ],
+  swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,97 @@
+// Framing (§2.2): the fixed header is one byte of type and flags, then the remaining length
+// as a variable byte integer of at most four bytes. `Frame.detect` looks only at the header:
+// it rejects reserved flags and oversize packets before the body has arrived, and answers
+// "need more" without consuming anything when the frame is incomplete.
+
+public enum PacketType: UInt8, Sendable {
+  case connect = 1, connack, publish, puback, pubrec, pubrel, pubcomp
+  case subscribe, suback, unsubscribe, unsuback, pingreq, pingresp, disconnect, auth
+}
+
+public enum VariableByteInteger {
+  /// 268,435,455: the largest value four bytes encode (§1.5.5).
+  public static let max = 268_435_455
+
+  @inlinable
+  public static func size(_ value: Int) -> Int {
+    value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4
+  }
+}
+
+public struct Frame: Equatable, Sendable {
+  public let type: PacketType
+  /// The low four bits of the first byte.
+  public let flags: UInt8
+  /// Fixed header length: 1 + the length of the remaining-length field (2...5).
+  public let headerLength: Int
+  public let remainingLength: Int
+  public var totalLength: Int { headerLength + remainingLength }
+
+  public enum Status: Equatable, Sendable {
+    /// A whole frame is present at the start of the buffer.
+    case complete(Frame)
+    /// At least this many more bytes are needed; nothing was consumed.
+    case needMore(Int)
+  }
+
+  /// Inspects the start of `bytes`. Throws for a header that can never become valid.
+  @inlinable
+  public static func detect(
+    _ bytes: UnsafeRawBufferPointer, maxPacketBytes: Int, version: ProtocolVersion
+  ) throws(DecodeError) -> Status {
+    guard bytes.count >= 1 else { return .needMore(2) }
+    let first = bytes[0]
+    guard let type = PacketType(rawValue: first >> 4) else { throw .reservedPacketType }
+    if type == .auth && version != .v5 { throw .reservedPacketType }
+    let flags = first & 0x0F
+    try checkFlags(type: type, flags: flags)
+    var value = 0
+    var multiplier = 1
+    var index = 1
+    while true {
+      guard index < bytes.count else {
+        // Still inside the remaining-length field: at least one more byte.
+        return .needMore(1)
+      }
+      let b = bytes[index]
+      value += Int(b & 0x7F) * multiplier
+      index += 1
+      if b & 0x80 == 0 { break }
+      if index == 5 { throw .malformedVariableByteInteger }  // [MQTT-1.5.5-1]
+      multiplier *= 128
+    }
+    let frame = Frame(type: type, flags: flags, headerLength: index, remainingLength: value)
+    if frame.totalLength > maxPacketBytes { throw .packetTooLarge }
+    if bytes.count < frame.totalLength { return .needMore(frame.totalLength - bytes.count) }
+    return .complete(frame)
+  }
+
+  /// Reserved flag bits per packet type (§2.2.2 Table 2.2). [MQTT-2.2.2-1] [MQTT-2.2.2-2]
+  @inlinable
+  static func checkFlags(type: PacketType, flags: UInt8) throws(DecodeError) {
+    switch type {
+    case .publish:
+      if flags & 0x06 == 0x06 { throw .invalidQoS }  // [MQTT-3.3.1-4]
+    case .pubrel, .subscribe, .unsubscribe:
+      // [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1]
+      if flags != 0x02 { throw .invalidFixedHeaderFlags }
+    default:
+      if flags != 0 { throw .invalidFixedHeaderFlags }
+    }
+  }
+
+  @inlinable
+  public init(type: PacketType, flags: UInt8, headerLength: Int, remainingLength: Int) {
+    self.type = type
+    self.flags = flags
+    self.headerLength = headerLength
+    self.remainingLength = remainingLength
+  }
+}
+
+/// The protocol level in CONNECT (§3.1.2.2).
+public enum ProtocolVersion: UInt8, Sendable {
+  case v31 = 3
+  case v311 = 4
+  case v5 = 5
+}
