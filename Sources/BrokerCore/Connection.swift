@@ -1,0 +1,76 @@
+// Connection slots. One fixed slot per possible network connection, reused through a
+// generation counter so that a stale event for a reused slot is recognised and ignored.
+// A slot holds no buffers of its own: receive and send bytes live in pooled chunks while
+// there are any (see ChunkPool), so an idle connection costs the slot (about 80 bytes),
+// its client identifier and its subscriptions.
+import Bounded
+import MQTTWire
+
+public struct ConnectionID: Equatable, Sendable {
+  public let slot: UInt32
+  public let generation: UInt32
+
+  public init(slot: UInt32, generation: UInt32) {
+    self.slot = slot
+    self.generation = generation
+  }
+
+  /// Generations are 31-bit so that poller tokens with the top bit set can name listeners.
+  public static let generationMask: UInt32 = 0x7FFF_FFFF
+
+  /// A 64-bit token for poller registrations (slot in the low half).
+  public var token: UInt64 { UInt64(generation) << 32 | UInt64(slot) }
+  public init(token: UInt64) {
+    self.init(slot: UInt32(truncatingIfNeeded: token), generation: UInt32(truncatingIfNeeded: token >> 32))
+  }
+}
+
+enum ConnectionState: UInt8 {
+  case free = 0
+  /// Accepted; waiting for CONNECT until the connect deadline.
+  case awaitingConnect
+  /// CONNECT accepted; the MQTT session is live.
+  case connected
+  /// Closing: no more input is processed or output queued; the platform closes the socket
+  /// after one last flush and then releases the slot.
+  case closing
+}
+
+enum ReceiveBuffer: UInt8 {
+  case none = 0
+  case chunk  // one receive chunk (frames up to io_chunk_size)
+  case large  // one large packet buffer (a frame larger than a chunk)
+}
+
+struct ConnectionFlags: OptionSet {
+  let rawValue: UInt8
+  static let queuedForFlush = ConnectionFlags(rawValue: 1 << 0)
+  static let queuedForInterest = ConnectionFlags(rawValue: 1 << 1)
+  /// Reading is paused until a receive buffer is free.
+  static let readPaused = ConnectionFlags(rawValue: 1 << 2)
+  /// Waiting in the receive-chunk queue (or, with `waitingLarge`, the large-buffer queue).
+  static let waitingChunk = ConnectionFlags(rawValue: 1 << 3)
+  static let waitingLarge = ConnectionFlags(rawValue: 1 << 4)
+  static let anonymousAllowed = ConnectionFlags(rawValue: 1 << 5)
+}
+
+struct Connection {
+  var generation: UInt32 = 0
+  var state: ConnectionState = .free
+  var version: ProtocolVersion = .v311
+  var flags: ConnectionFlags = []
+  var receiveBuffer: ReceiveBuffer = .none
+  var closeReason: CloseReason = .peerClosed
+  var qos2Count: UInt8 = 0
+  var clientIDCount: UInt16 = 0
+  /// 1.5 x the keep alive in milliseconds; 0 when keep alive is off.
+  var keepAliveMs: UInt32 = 0
+  /// Connect or keep-alive deadline in milliseconds; 0 when none.
+  var deadline: UInt64 = 0
+  var receiveIndex: UInt32 = chunkNone
+  var receiveUsed: UInt32 = 0
+  var subscriptionHead: UInt32 = subscriptionNone
+  /// The publish sequence this connection was last delivered; one delivery per publish.
+  var deliveryStamp: UInt32 = 0
+  var output = ChunkQueue()
+}

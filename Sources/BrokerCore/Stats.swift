@@ -1,0 +1,68 @@
+// Counters the broker keeps (published under $SYS in a later issue). Plain integers,
+// updated in place: no allocation.
+
+public enum CloseReason: UInt8, CaseIterable, Sendable {
+  case clientDisconnect = 0  // DISCONNECT received
+  case peerClosed  // EOF or reset without DISCONNECT
+  case protocolError  // a valid packet at the wrong time, or a rule of the spec broken
+  case malformed  // bytes that do not decode
+  case packetTooLarge  // larger than max_packet_size
+  case keepAliveTimeout  // [MQTT-3.1.2-24]
+  case connectTimeout  // no CONNECT within connect_timeout
+  case takenOver  // another connection with the same client identifier [MQTT-3.1.4-2]
+  case outputOverflow  // a control packet did not fit the client's output queue
+  case connectRefused  // CONNACK with a non-zero return code was sent
+  case ioError  // read or write failed
+  case shutdown  // the broker is stopping
+
+  public var name: StaticString {
+    switch self {
+    case .clientDisconnect: return "client disconnected"
+    case .peerClosed: return "connection closed by peer"
+    case .protocolError: return "protocol error"
+    case .malformed: return "malformed packet"
+    case .packetTooLarge: return "packet too large"
+    case .keepAliveTimeout: return "keep alive timeout"
+    case .connectTimeout: return "no CONNECT in time"
+    case .takenOver: return "session taken over"
+    case .outputOverflow: return "output queue full"
+    case .connectRefused: return "connection refused"
+    case .ioError: return "socket error"
+    case .shutdown: return "broker shutting down"
+    }
+  }
+}
+
+/// Counters are 64-bit and wrap instead of trapping, on 32-bit boards too.
+public struct Stats: Sendable {
+  public var connectionsAccepted: UInt64 = 0
+  /// TCP connections closed at once because every connection slot was in use.
+  public var connectionsRefusedFull: UInt64 = 0
+  public var connectionsOpen = 0
+  public var clientsConnected = 0
+  public var clientsMaximum = 0
+  public var messagesReceived: UInt64 = 0
+  public var messagesSent: UInt64 = 0
+  public var bytesReceived: UInt64 = 0
+  public var bytesSent: UInt64 = 0
+  /// QoS 0 messages not delivered because the subscriber's output queue was full.
+  public var messagesDroppedQueueFull: UInt64 = 0
+  public var subscriptionsActive = 0
+  /// Subscriptions refused (SUBACK 0x80) because the table or the filter length limit.
+  public var subscriptionsRefused: UInt64 = 0
+  /// Times a connection's reading paused because no receive buffer was free.
+  public var readPauses: UInt64 = 0
+  var closeCounts: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
+    UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+  public func closes(_ r: CloseReason) -> UInt64 {
+    withUnsafeBytes(of: closeCounts) { $0.load(fromByteOffset: Int(r.rawValue) * 8, as: UInt64.self) }
+  }
+
+  mutating func countClose(_ r: CloseReason) {
+    withUnsafeMutableBytes(of: &closeCounts) {
+      let off = Int(r.rawValue) * 8
+      $0.storeBytes(of: $0.load(fromByteOffset: off, as: UInt64.self) &+ 1, toByteOffset: off, as: UInt64.self)
+    }
+  }
+}
