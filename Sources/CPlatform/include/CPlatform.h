@@ -1,0 +1,66 @@
+// CPlatform: the only C midge's Swift code sees. Thin, typed wrappers over the syscalls the
+// platform layer needs, written so that they import the same way on glibc and musl, on the
+// host and on the embedded triples (no variadic calls, no packed structs, no macros that
+// import differently per libc). Every call returns -errno on failure instead of setting errno.
+#ifndef MIDGE_CPLATFORM_H
+#define MIDGE_CPLATFORM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+// Board profile compiled into this binary (see boards/*.conf and the Makefile).
+const char *midge_board_name(void);
+const char *midge_board_defaults(void);
+
+// Process setup: ignore SIGPIPE, make stdout unbuffered (trap messages are not lost).
+void cp_process_setup(void);
+// Installs handlers for SIGINT and SIGTERM that set a flag read by cp_stop_requested().
+void cp_install_stop_handlers(void);
+int cp_stop_requested(void);
+
+// Writes all of buf to fd 1 or 2 (retries on EINTR and short writes; best effort).
+void cp_write_all(int fd, const void *buf, size_t len);
+
+// Monotonic clock in milliseconds; wall clock in seconds since 1970 (log lines only).
+uint64_t cp_monotonic_ms(void);
+int64_t cp_unix_seconds(void);
+
+// Raises the soft limit on open files to at least `wanted` (up to the hard limit).
+// Returns the resulting soft limit.
+long cp_raise_nofile(long wanted);
+
+// Reads at most cap bytes of the file at path into buf. Returns the byte count, or -errno.
+// Returns -EFBIG when the file is larger than cap.
+long cp_read_file(const char *path, void *buf, size_t cap);
+
+// TCP listener on address (IPv4 or IPv6 literal; NULL or "" means all IPv4 interfaces).
+// Non-blocking, SO_REUSEADDR, close-on-exec. Returns the fd or -errno (-EINVAL: bad address).
+int cp_listen_tcp(const char *address, uint16_t port, int backlog);
+// Accepts one connection: non-blocking, close-on-exec, TCP_NODELAY on. Returns fd or -errno.
+int cp_accept(int listen_fd);
+// The port a socket is bound to (for listeners opened on port 0), or -errno.
+int cp_local_port(int fd);
+int cp_close(int fd);
+
+// Reading and writing. Both return the byte count or -errno (never -EINTR: retried).
+long cp_read(int fd, void *buf, size_t len);
+// iov points to count pairs {base, length} laid out exactly like struct iovec.
+long cp_writev(int fd, const void *iov, int count);
+
+// epoll. Events are reported through two parallel arrays (epoll_event is packed on x86_64).
+enum { CP_EV_IN = 1, CP_EV_OUT = 4, CP_EV_ERR = 8, CP_EV_HUP = 16, CP_EV_RDHUP = 0x2000 };
+int cp_epoll_create(void);
+int cp_epoll_add(int ep, int fd, uint32_t events, uint64_t token);
+int cp_epoll_modify(int ep, int fd, uint32_t events, uint64_t token);
+int cp_epoll_delete(int ep, int fd);
+int cp_epoll_wait(int ep, uint32_t *events, uint64_t *tokens, int capacity, int timeout_ms);
+
+// errno values the Swift side compares against.
+enum { CP_EAGAIN = 11, CP_EADDRINUSE = 98, CP_EACCES = 13, CP_EADDRNOTAVAIL = 99,
+       CP_EMFILE = 24, CP_ENFILE = 23, CP_ENOENT = 2, CP_EFBIG = 27, CP_EINVAL = 22,
+       CP_ECONNRESET = 104, CP_EPIPE = 32, CP_ENOBUFS = 105, CP_ENOMEM = 12 };
+// strerror for the few errnos above, as a constant string (no locale, no allocation).
+const char *cp_error_name(int err);
+
+#endif

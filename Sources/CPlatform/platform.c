@@ -1,0 +1,261 @@
+// Syscall wrappers for the platform layer. See include/CPlatform.h for the contract.
+#define _GNU_SOURCE
+#include "CPlatform.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+_Static_assert(EAGAIN == CP_EAGAIN && EADDRINUSE == CP_EADDRINUSE && EACCES == CP_EACCES,
+               "errno values differ on this target");
+_Static_assert(EADDRNOTAVAIL == CP_EADDRNOTAVAIL && EMFILE == CP_EMFILE && ENFILE == CP_ENFILE,
+               "errno values differ on this target");
+_Static_assert(ENOENT == CP_ENOENT && EFBIG == CP_EFBIG && EINVAL == CP_EINVAL,
+               "errno values differ on this target");
+_Static_assert(ECONNRESET == CP_ECONNRESET && EPIPE == CP_EPIPE && ENOBUFS == CP_ENOBUFS,
+               "errno values differ on this target");
+_Static_assert(EPOLLIN == CP_EV_IN && EPOLLOUT == CP_EV_OUT && EPOLLERR == CP_EV_ERR,
+               "epoll values differ on this target");
+_Static_assert(EPOLLHUP == CP_EV_HUP && EPOLLRDHUP == CP_EV_RDHUP && ENOMEM == CP_ENOMEM,
+               "epoll values differ on this target");
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_stop(int sig) { (void)sig; stop_flag = 1; }
+
+void cp_process_setup(void) {
+  signal(SIGPIPE, SIG_IGN);
+  setvbuf(stdout, NULL, _IONBF, 0);
+}
+
+void cp_install_stop_handlers(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+int cp_stop_requested(void) { return stop_flag != 0; }
+
+void cp_write_all(int fd, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    p += n;
+    len -= (size_t)n;
+  }
+}
+
+uint64_t cp_monotonic_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int64_t cp_unix_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec;
+}
+
+long cp_raise_nofile(long wanted) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return -errno;
+  if ((long)rl.rlim_cur < wanted) {
+    rlim_t target = (rlim_t)wanted;
+    if (rl.rlim_max != RLIM_INFINITY && target > rl.rlim_max) target = rl.rlim_max;
+    rl.rlim_cur = target;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  return (long)rl.rlim_cur;
+}
+
+long cp_read_file(const char *path, void *buf, size_t cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  size_t have = 0;
+  for (;;) {
+    if (have == cap) {
+      char probe;
+      ssize_t extra = read(fd, &probe, 1);
+      close(fd);
+      return extra == 0 ? (long)have : -EFBIG;
+    }
+    ssize_t n = read(fd, (char *)buf + have, cap - have);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { int e = errno; close(fd); return -e; }
+    if (n == 0) break;
+    have += (size_t)n;
+  }
+  close(fd);
+  return (long)have;
+}
+
+int cp_listen_tcp(const char *address, uint16_t port, int backlog) {
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  int family = AF_INET;
+  if (address == NULL || address[0] == 0) {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    a->sin_addr.s_addr = htonl(INADDR_ANY);
+    len = sizeof *a;
+  } else if (strchr(address, ':') != NULL) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    family = AF_INET6;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons(port);
+    if (inet_pton(AF_INET6, address, &a->sin6_addr) != 1) return -EINVAL;
+    len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons(port);
+    if (inet_pton(AF_INET, address, &a->sin_addr) != 1) return -EINVAL;
+    len = sizeof *a;
+  }
+  int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, backlog) < 0) {
+    int e = errno;
+    close(fd);
+    return -e;
+  }
+  return fd;
+}
+
+int cp_accept(int listen_fd) {
+  for (;;) {
+    int fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0 && errno == EINTR) continue;
+    if (fd < 0) return -errno;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    return fd;
+  }
+}
+
+int cp_local_port(int fd) {
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
+  if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+}
+
+int cp_close(int fd) { return close(fd) < 0 ? -errno : 0; }
+
+long cp_read(int fd, void *buf, size_t len) {
+  for (;;) {
+    ssize_t n = read(fd, buf, len);
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 ? -errno : (long)n;
+  }
+}
+
+_Static_assert(sizeof(struct iovec) == 2 * sizeof(void *), "iovec layout");
+
+long cp_writev(int fd, const void *iov, int count) {
+  for (;;) {
+    ssize_t n = writev(fd, (const struct iovec *)iov, count);
+    if (n < 0 && errno == EINTR) continue;
+    return n < 0 ? -errno : (long)n;
+  }
+}
+
+int cp_epoll_create(void) {
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  return ep < 0 ? -errno : ep;
+}
+
+static int epoll_change(int ep, int op, int fd, uint32_t events, uint64_t token) {
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = events;
+  ev.data.u64 = token;
+  return epoll_ctl(ep, op, fd, &ev) < 0 ? -errno : 0;
+}
+
+int cp_epoll_add(int ep, int fd, uint32_t events, uint64_t token) {
+  return epoll_change(ep, EPOLL_CTL_ADD, fd, events, token);
+}
+
+int cp_epoll_modify(int ep, int fd, uint32_t events, uint64_t token) {
+  return epoll_change(ep, EPOLL_CTL_MOD, fd, events, token);
+}
+
+int cp_epoll_delete(int ep, int fd) {
+  return epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL) < 0 ? -errno : 0;
+}
+
+enum { CP_EPOLL_BATCH = 256 };
+
+int cp_epoll_wait(int ep, uint32_t *events, uint64_t *tokens, int capacity, int timeout_ms) {
+  struct epoll_event batch[CP_EPOLL_BATCH];
+  if (capacity > CP_EPOLL_BATCH) capacity = CP_EPOLL_BATCH;
+  for (;;) {
+    int n = epoll_wait(ep, batch, capacity, timeout_ms);
+    if (n < 0 && errno == EINTR) return 0;  // a signal: the caller checks its stop flag
+    if (n < 0) return -errno;
+    for (int i = 0; i < n; i++) {
+      events[i] = batch[i].events;
+      tokens[i] = batch[i].data.u64;
+    }
+    return n;
+  }
+}
+
+const char *cp_error_name(int err) {
+  switch (err) {
+    case EADDRINUSE: return "address already in use";
+    case EADDRNOTAVAIL: return "address not available on this machine";
+    case EACCES: return "permission denied";
+    case EMFILE: return "too many open files (process limit)";
+    case ENFILE: return "too many open files (system limit)";
+    case ENOENT: return "no such file or directory";
+    case EFBIG: return "file too large";
+    case EINVAL: return "invalid argument";
+    case ECONNRESET: return "connection reset by peer";
+    case EPIPE: return "broken pipe";
+    case ENOBUFS: return "no buffer space available";
+    case ENOMEM: return "out of memory";
+    case EAGAIN: return "resource temporarily unavailable";
+    default: return "system error";
+  }
+}
+
+#ifndef __GLIBC__
+// musl 1.2.3 has no arc4random_buf; the Swift stdlib's hashing seed needs it.
+#include <sys/random.h>
+void arc4random_buf(void *buf, size_t len) {
+  char *p = buf;
+  while (len > 0) {
+    ssize_t n = getrandom(p, len, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) { memset(p, 0, len); return; }
+    p += n;
+    len -= (size_t)n;
+  }
+}
+#endif

@@ -1,0 +1,294 @@
+// Configuration: the board profile's defaults, then the config file (mosquitto.conf syntax),
+// then the command line. Pure: the executable reads files and hands their bytes in. Works on
+// bytes, never on String comparison (Embedded Swift would need Unicode tables for that).
+// Every error names its origin and line ("FILE:LINE: message"); an unknown key is an error.
+import BrokerCore
+
+public struct ListenerConfig {
+  public var port: UInt16
+  /// Address literal as bytes, NUL-terminated for C; nil means every IPv4 interface.
+  public var address: [UInt8]?
+  public var origin: String
+
+  public init(port: UInt16, address: [UInt8]?, origin: String) {
+    self.port = port
+    self.address = address
+    self.origin = origin
+  }
+
+  /// Loopback listeners (127.0.0.0/8, ::1) admit anonymous clients unless configured
+  /// otherwise; others require `allow_anonymous true` (as Mosquitto 2.x, but for loopback).
+  public var isLoopback: Bool {
+    guard let a = address else { return false }
+    if a.count >= 4 && a[0] == 0x31 && a[1] == 0x32 && a[2] == 0x37 && a[3] == 0x2E { return true }  // "127."
+    return a.count == 4 && a[0] == 0x3A && a[1] == 0x3A && a[2] == 0x31 && a[3] == 0  // "::1\0"
+  }
+
+  /// The address for messages ("0.0.0.0" when bound to all interfaces).
+  public var addressText: String {
+    guard let a = address else { return "0.0.0.0" }
+    return String(decoding: a.prefix(while: { $0 != 0 }), as: UTF8.self)
+  }
+}
+
+public enum Action: Equatable {
+  case run, help, version, plan
+}
+
+public struct Settings {
+  public var action = Action.run
+  public var limits = Limits()
+  public var listeners: [ListenerConfig] = []
+  /// nil: decided per listener (loopback admits anonymous clients).
+  public var allowAnonymous: Bool?
+  public var configPath: String?
+  public var portOverride: UInt16?
+  public var verbose = false
+
+  public init() {}
+
+  /// Listeners to open: the config's, plus `-p PORT` on 127.0.0.1, or 127.0.0.1:1883 when
+  /// nothing was configured.
+  public var effectiveListeners: [ListenerConfig] {
+    var result = listeners
+    if let p = portOverride {
+      result.append(ListenerConfig(port: p, address: Array("127.0.0.1".utf8) + [0], origin: "-p"))
+    } else if result.isEmpty {
+      result.append(ListenerConfig(port: 1883, address: Array("127.0.0.1".utf8) + [0], origin: "default"))
+    }
+    return result
+  }
+
+  public func anonymousAllowed(_ l: ListenerConfig) -> Bool { allowAnonymous ?? l.isLoopback }
+}
+
+public struct ConfigError: Error {
+  public let message: String
+  public init(_ message: String) { self.message = message }
+}
+
+public enum Config {
+  public static let usage = """
+    Usage: midge [-c FILE] [-p PORT] [--memory SIZE] [-v]
+           midge --plan [-c FILE] [--memory SIZE]
+           midge --help | --version
+
+    An MQTT 3.1.1 broker with a fixed memory budget.
+
+      -c, --config-file FILE  read configuration FILE (mosquitto.conf syntax)
+      -p, --port PORT         listen on 127.0.0.1:PORT (default 127.0.0.1:1883)
+          --memory SIZE       memory budget, e.g. 16MiB (overrides memory_budget)
+          --plan              print the memory plan and exit
+      -v, --verbose           log every connection and disconnection
+      -h, --help              print this help and exit
+          --version           print the version and board and exit
+
+    """
+
+  /// Parses argv (without the program name). Files are read afterwards by the caller.
+  public static func parseArguments(_ args: [[UInt8]], into s: inout Settings) throws(ConfigError) {
+    var i = 0
+    func value(_ flag: [UInt8]) throws(ConfigError) -> [UInt8] {
+      i += 1
+      guard i < args.count else { throw ConfigError("option '\(text(flag))' needs a value (see midge --help)") }
+      return args[i]
+    }
+    while i < args.count {
+      let a = args[i]
+      if eq(a, "-h") || eq(a, "--help") {
+        s.action = .help
+      } else if eq(a, "--version") {
+        s.action = .version
+      } else if eq(a, "--plan") {
+        s.action = .plan
+      } else if eq(a, "-v") || eq(a, "--verbose") {
+        s.verbose = true
+      } else if eq(a, "-c") || eq(a, "--config-file") {
+        s.configPath = text(try value(a))
+      } else if eq(a, "-p") || eq(a, "--port") {
+        let v = try value(a)
+        guard let p = parsePort(v) else { throw ConfigError("invalid port '\(text(v))' for -p (1-65535)") }
+        s.portOverride = p
+      } else if eq(a, "--memory") {
+        let v = try value(a)
+        guard let bytes = parseSize(v) else { throw ConfigError("invalid size '\(text(v))' for --memory (e.g. 16MiB)") }
+        s.limits.memoryBudgetBytes = bytes
+      } else {
+        throw ConfigError("unknown option '\(text(a))' (see midge --help)")
+      }
+      i += 1
+    }
+  }
+
+  /// Parses configuration text. `origin` names it in errors ("FILE:LINE: ...").
+  public static func parse(_ text: UnsafeRawBufferPointer, origin: String, into s: inout Settings) throws(ConfigError) {
+    var lineNumber = 0
+    var start = 0
+    while start <= text.count {
+      var end = start
+      while end < text.count && text[end] != 0x0A { end += 1 }
+      lineNumber += 1
+      if start == text.count { break }
+      let words = split(text, start, end)
+      if !words.isEmpty {
+        do throws(ConfigError) {
+          try apply(words, origin: origin, into: &s)
+        } catch {
+          throw ConfigError("\(origin):\(lineNumber): \(error.message)")
+        }
+      }
+      start = end + 1
+    }
+  }
+
+  /// `parse` over an array (board defaults, a file read into memory).
+  public static func parse(_ text: [UInt8], origin: String, into s: inout Settings) throws(ConfigError) {
+    var failure: ConfigError?
+    text.withUnsafeBytes { b in
+      do throws(ConfigError) {
+        try parse(b, origin: origin, into: &s)
+      } catch {
+        failure = error
+      }
+    }
+    if let failure { throw failure }
+  }
+
+  static func apply(_ w: [[UInt8]], origin: String, into s: inout Settings) throws(ConfigError) {
+    let key = w[0]
+    func one() throws(ConfigError) -> [UInt8] {
+      guard w.count == 2 else { throw ConfigError("'\(text(key))' takes exactly one value") }
+      return w[1]
+    }
+    func count(_ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
+      let v = try one()
+      guard let n = parseInt(v), n >= lo, n <= hi else {
+        throw ConfigError("invalid value '\(text(v))' for '\(text(key))' (\(lo)..\(hi))")
+      }
+      return n
+    }
+    func size(_ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
+      let v = try one()
+      guard let n = parseSize(v), n >= lo, n <= hi else {
+        throw ConfigError("invalid size '\(text(v))' for '\(text(key))' (\(lo)..\(hi) bytes; suffixes KiB, MiB, GiB)")
+      }
+      return n
+    }
+    if eq(key, "listener") {
+      guard w.count == 2 || w.count == 3 else { throw ConfigError("'listener' takes PORT [ADDRESS]") }
+      guard let port = parsePort(w[1]) else { throw ConfigError("invalid port '\(text(w[1]))' for 'listener' (1-65535)") }
+      let address: [UInt8]? = w.count == 3 ? w[2] + [0] : nil
+      s.listeners.append(ListenerConfig(port: port, address: address, origin: origin))
+    } else if eq(key, "allow_anonymous") {
+      let v = try one()
+      if eq(v, "true") { s.allowAnonymous = true } else if eq(v, "false") { s.allowAnonymous = false } else {
+        throw ConfigError("invalid value '\(text(v))' for 'allow_anonymous' (true or false)")
+      }
+    } else if eq(key, "memory_budget") {
+      s.limits.memoryBudgetBytes = try size(64 << 10, Config.budgetMax)
+    } else if eq(key, "max_connections") {
+      // Mosquitto's -1 ("unlimited") keeps the board's default: midge always has a bound.
+      let v = try one()
+      if eq(v, "-1") { return }
+      s.limits.connectionsMax = try count(1, 1_000_000)
+    } else if eq(key, "max_subscriptions") {
+      s.limits.subscriptionsMax = try count(1, 10_000_000)
+    } else if eq(key, "max_packet_size") {
+      s.limits.packetBytesMax = try count(64, 268_435_460)
+    } else if eq(key, "max_topic_length") {
+      s.limits.topicBytesMax = try count(16, 65535)
+    } else if eq(key, "max_client_id_length") {
+      s.limits.clientIDBytesMax = try count(23, 65535)
+    } else if eq(key, "max_queued_bytes") {
+      s.limits.queuedBytesMax = try size(1024, 1 << 30)
+    } else if eq(key, "large_packet_buffers") {
+      s.limits.largeBuffersMax = try count(1, 65536)
+    } else if eq(key, "io_chunk_size") {
+      s.limits.chunkBytes = try size(256, 65536)
+    } else if eq(key, "max_keepalive") {
+      s.limits.keepAliveMaxSeconds = try count(1, 65535)
+    } else if eq(key, "connect_timeout") {
+      s.limits.connectTimeoutSeconds = try count(1, 3600)
+    } else {
+      throw ConfigError("unknown key '\(text(key))'")
+    }
+  }
+
+  /// 1 TiB, or what a 32-bit address space can hold.
+  public static let budgetMax = Int.bitWidth == 32 ? Int(Int32.max) : 1 << 40
+
+  // MARK: lexical helpers
+
+  /// Whitespace-separated words of one line; '#' starts a comment at the start of a word.
+  static func split(_ t: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> [[UInt8]] {
+    var words: [[UInt8]] = []
+    var i = start
+    while i < end {
+      while i < end && (t[i] == 0x20 || t[i] == 0x09 || t[i] == 0x0D) { i += 1 }
+      if i >= end || t[i] == 0x23 { break }
+      var word: [UInt8] = []
+      while i < end && t[i] != 0x20 && t[i] != 0x09 && t[i] != 0x0D {
+        word.append(t[i])
+        i += 1
+      }
+      words.append(word)
+    }
+    return words
+  }
+
+  public static func eq(_ a: [UInt8], _ lit: StaticString) -> Bool {
+    guard a.count == lit.utf8CodeUnitCount else { return false }
+    var i = 0
+    while i < a.count {
+      if a[i] != lit.utf8Start[i] { return false }
+      i += 1
+    }
+    return true
+  }
+
+  public static func text(_ a: [UInt8]) -> String { String(decoding: a, as: UTF8.self) }
+
+  /// A decimal integer that fits this platform's Int (32-bit on armv7).
+  public static func parseInt(_ a: [UInt8]) -> Int? {
+    guard let n = parseInt64(a), n <= Int64(Int.max) else { return nil }
+    return Int(n)
+  }
+
+  static func parseInt64(_ a: [UInt8]) -> Int64? {
+    guard !a.isEmpty, a.count <= 15 else { return nil }
+    var n: Int64 = 0
+    for b in a {
+      guard b >= 0x30 && b <= 0x39 else { return nil }
+      n = n * 10 + Int64(b - 0x30)
+    }
+    return n
+  }
+
+  static func parsePort(_ a: [UInt8]) -> UInt16? {
+    guard let n = parseInt(a), n >= 1, n <= 65535 else { return nil }
+    return UInt16(n)
+  }
+
+  /// "4096", "64KiB", "16MiB", "1GiB" (also k/K/KB, M/MB, G/GB: all binary multiples).
+  public static func parseSize(_ a: [UInt8]) -> Int? {
+    var digits = 0
+    while digits < a.count && a[digits] >= 0x30 && a[digits] <= 0x39 { digits += 1 }
+    guard digits > 0, let n = parseInt64(Array(a[0..<digits])) else { return nil }
+    let unit = Array(a[digits...])
+    let shift: Int
+    if unit.isEmpty || eq(unit, "B") {
+      shift = 0
+    } else if eq(unit, "k") || eq(unit, "K") || eq(unit, "KB") || eq(unit, "KiB") {
+      shift = 10
+    } else if eq(unit, "M") || eq(unit, "MB") || eq(unit, "MiB") {
+      shift = 20
+    } else if eq(unit, "G") || eq(unit, "GB") || eq(unit, "GiB") {
+      shift = 30
+    } else {
+      return nil
+    }
+    let bytes = n << Int64(shift)
+    guard n <= Int64(1) << 40, bytes <= Int64(Int.max) else { return nil }
+    return Int(bytes)
+  }
+}

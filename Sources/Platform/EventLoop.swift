@@ -1,0 +1,259 @@
+// The event loop: one thread, one epoll instance, level-triggered. Each turn:
+//   1. wait for events (timeout: the core's next timer, at most one second);
+//   2. accept up to `acceptsPerTurn` connections per readable listener;
+//   3. read each readable connection into the buffer the core hands out, at most
+//      `readsPerEvent` reads, and let the core parse every complete packet;
+//   4. tick the core's timers; 5. apply the core's effects: flush each connection with
+//      output (one writev of all its queued chunks, EPOLLOUT armed only after EAGAIN), close
+//      what the core closed (after one last flush), and update read interest.
+// Every step is bounded; the loop itself runs until SIGINT/SIGTERM.
+import Bounded
+import BrokerCore
+import CPlatform
+
+public struct ListenerSocket {
+  public let fd: Int32
+  public let anonymousAllowed: Bool
+  public init(fd: Int32, anonymousAllowed: Bool) {
+    self.fd = fd
+    self.anonymousAllowed = anonymousAllowed
+  }
+}
+
+/// Per-connection platform record, 8 bytes, in the plan's "socket table".
+struct SocketRecord {
+  var fd: Int32 = -1
+  var interest: UInt32 = 0
+}
+
+public final class EventLoop {
+  public static let socketBytesPerConnection = MemoryLayout<SocketRecord>.stride
+  static let batchCapacity = 256
+  static let slicesCapacity = 64
+  public static let loopBufferBytes = batchCapacity * 12 + slicesCapacity * MemoryLayout<IOSlice>.stride
+  static let acceptsPerTurn = 64
+  static let readsPerEvent = 8
+  static let writesPerFlush = 4
+  static let listenerTokenBit: UInt64 = 1 << 63
+
+  let broker: Broker
+  let epoll: Int32
+  let listeners: [ListenerSocket]
+  let sockets: UnsafeMutableBufferPointer<SocketRecord>
+  let eventFlags: UnsafeMutablePointer<UInt32>
+  let eventTokens: UnsafeMutablePointer<UInt64>
+  let slices: UnsafeMutablePointer<IOSlice>
+  let verbose: Bool
+  /// Listeners are taken out of the poller for a moment when the process runs out of file
+  /// descriptors (EMFILE), instead of spinning on a readable listener.
+  var listenersPausedUntil: UInt64 = 0
+  public private(set) var acceptErrors = 0
+
+  public init(broker: Broker, plan: BrokerPlan, arena: Arena, listeners: [ListenerSocket], verbose: Bool) throws(PlatformError) {
+    self.broker = broker
+    self.listeners = listeners
+    self.verbose = verbose
+    let ep = cp_epoll_create()
+    guard ep >= 0 else { throw PlatformError(operation: "epoll_create", errno: -ep) }
+    epoll = ep
+    let socketBytes = arena.bind(plan.sockets)
+    precondition(plan.sockets.bytesEach >= MemoryLayout<SocketRecord>.stride, "socket table too small")
+    let records = socketBytes.bindMemory(to: SocketRecord.self, capacity: plan.sockets.count)
+    sockets = UnsafeMutableBufferPointer(start: records, count: plan.sockets.count)
+    sockets.initialize(repeating: SocketRecord())
+    let loop = arena.bind(plan.loopBuffers)
+    precondition(plan.loopBuffers.bytesEach >= EventLoop.loopBufferBytes, "loop buffers too small")
+    slices = loop.bindMemory(to: IOSlice.self, capacity: EventLoop.slicesCapacity)
+    let tokens = loop + EventLoop.slicesCapacity * MemoryLayout<IOSlice>.stride
+    eventTokens = tokens.bindMemory(to: UInt64.self, capacity: EventLoop.batchCapacity)
+    eventFlags = (tokens + EventLoop.batchCapacity * 8).bindMemory(to: UInt32.self, capacity: EventLoop.batchCapacity)
+    for (i, l) in listeners.enumerated() {
+      let rc = cp_epoll_add(epoll, l.fd, UInt32(CP_EV_IN), EventLoop.listenerTokenBit | UInt64(i))
+      guard rc == 0 else { throw PlatformError(operation: "epoll_ctl(listener)", errno: -rc) }
+    }
+  }
+
+  /// Runs until a stop signal; then closes every connection and returns.
+  public func run() {
+    while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
+      turn(timeoutMs: timeout(now: cp_monotonic_ms()))
+    }
+    broker.shutdown()
+    applyEffects()
+    for l in listeners { _ = cp_close(l.fd) }
+  }
+
+  /// One pass of the loop (public for tests that drive the loop step by step).
+  public func turn(timeoutMs: Int32) {
+    let n = cp_epoll_wait(epoll, eventFlags, eventTokens, Int32(EventLoop.batchCapacity), timeoutMs)
+    let now = cp_monotonic_ms()
+    if listenersPausedUntil != 0 && now >= listenersPausedUntil { resumeListeners() }
+    var i = 0
+    while i < Int(n) {
+      let token = eventTokens[i]
+      if token & EventLoop.listenerTokenBit != 0 {
+        accept(Int(token & 0xFFFF), now: now)
+      } else {
+        handle(ConnectionID(token: token), events: eventFlags[i], now: now)
+      }
+      i += 1
+    }
+    broker.tick(now: now)
+    applyEffects()
+  }
+
+  func timeout(now: UInt64) -> Int32 {
+    var t: UInt64 = 1000
+    if let due = broker.nextTimerMs { t = due > now ? min(t, due - now) : 0 }
+    if listenersPausedUntil != 0 { t = min(t, listenersPausedUntil > now ? listenersPausedUntil - now : 0) }
+    return Int32(t)
+  }
+
+  // MARK: accepting
+
+  func accept(_ index: Int, now: UInt64) {
+    let listener = listeners[index]
+    var accepted = 0
+    while accepted < EventLoop.acceptsPerTurn {
+      let fd = cp_accept(listener.fd)
+      if fd < 0 {
+        if fd == -CP_EMFILE || fd == -CP_ENFILE || fd == -CP_ENOBUFS || fd == -CP_ENOMEM {
+          acceptErrors += 1
+          pauseListeners(now: now)
+        }
+        return
+      }
+      accepted += 1
+      guard let id = broker.open(now: now, anonymousAllowed: listener.anonymousAllowed) else {
+        _ = cp_close(fd)  // every connection slot is in use (counted by the core)
+        continue
+      }
+      let s = Int(id.slot)
+      sockets[s] = SocketRecord(fd: fd, interest: UInt32(CP_EV_IN))
+      let rc = cp_epoll_add(epoll, fd, UInt32(CP_EV_IN), id.token)
+      if rc != 0 { broker.peerClosed(id, reason: .ioError) }
+    }
+  }
+
+  func pauseListeners(now: UInt64) {
+    guard listenersPausedUntil == 0 else { return }
+    listenersPausedUntil = now + 100
+    for l in listeners { _ = cp_epoll_delete(epoll, l.fd) }
+    Log.line { $0.add("warning: out of file descriptors; not accepting for 100 ms") }
+  }
+
+  func resumeListeners() {
+    listenersPausedUntil = 0
+    for (i, l) in listeners.enumerated() {
+      _ = cp_epoll_add(epoll, l.fd, UInt32(CP_EV_IN), EventLoop.listenerTokenBit | UInt64(i))
+    }
+  }
+
+  // MARK: connections
+
+  func handle(_ id: ConnectionID, events: UInt32, now: UInt64) {
+    let s = Int(id.slot)
+    guard s < sockets.count, sockets[s].fd >= 0, broker.wantsRead(id) || broker.outputCount(id) > 0 else {
+      // A stale event for a slot closed earlier in this batch, or a paused connection.
+      if s < sockets.count && sockets[s].fd >= 0 && events & UInt32(CP_EV_HUP | CP_EV_ERR) != 0 {
+        broker.peerClosed(id, reason: .peerClosed)
+      }
+      return
+    }
+    if events & UInt32(CP_EV_IN | CP_EV_HUP | CP_EV_ERR) != 0 { read(id, now: now) }
+    if events & UInt32(CP_EV_OUT) != 0 { flush(id) }
+  }
+
+  func read(_ id: ConnectionID, now: UInt64) {
+    let fd = sockets[Int(id.slot)].fd
+    var reads = 0
+    while reads < EventLoop.readsPerEvent {
+      let buffer = broker.readBuffer(id)
+      if buffer.count == 0 { break }  // paused (no buffer free) or closing
+      let n = cp_read(fd, buffer.baseAddress, buffer.count)
+      if n > 0 {
+        broker.received(id, count: n, now: now)
+        reads += 1
+        if n < buffer.count { break }  // the socket is drained for now
+        continue
+      }
+      if n == 0 {
+        broker.peerClosed(id, reason: .peerClosed)
+      } else if n != -CP_EAGAIN {
+        broker.peerClosed(id, reason: n == -CP_ECONNRESET ? .peerClosed : .ioError)
+      }
+      break
+    }
+    broker.readDone(id)
+  }
+
+  /// Writes queued output: up to `writesPerFlush` writev calls; EPOLLOUT only after EAGAIN.
+  func flush(_ id: ConnectionID) {
+    let s = Int(id.slot)
+    let fd = sockets[s].fd
+    var writes = 0
+    while writes < EventLoop.writesPerFlush {
+      let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
+      if count == 0 { break }
+      let n = cp_writev(fd, UnsafeRawPointer(slices), Int32(count))
+      writes += 1
+      if n > 0 {
+        broker.wrote(id, count: n)
+        continue
+      }
+      if n == -CP_EAGAIN {
+        setInterest(id, out: true)
+      } else {
+        broker.peerClosed(id, reason: n == -CP_EPIPE || n == -CP_ECONNRESET ? .peerClosed : .ioError)
+      }
+      return
+    }
+    setInterest(id, out: broker.outputCount(id) > 0)
+  }
+
+  func setInterest(_ id: ConnectionID, out: Bool) {
+    let s = Int(id.slot)
+    var wanted: UInt32 = broker.wantsRead(id) ? UInt32(CP_EV_IN) : 0
+    if out { wanted |= UInt32(CP_EV_OUT) }
+    if wanted != sockets[s].interest {
+      sockets[s].interest = wanted
+      _ = cp_epoll_modify(epoll, sockets[s].fd, wanted, id.token)
+    }
+  }
+
+  func applyEffects() {
+    while let id = broker.nextFlush() {
+      // Connections waiting for EPOLLOUT are flushed when the socket is writable again.
+      if sockets[Int(id.slot)].interest & UInt32(CP_EV_OUT) == 0 { flush(id) }
+    }
+    while let id = broker.nextClose() {
+      let s = Int(id.slot)
+      if broker.outputCount(id) > 0 {
+        // One last non-blocking attempt: a CONNACK with a refusal code, say.
+        let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
+        let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))
+        if n > 0 { broker.wrote(id, count: n) }
+      }
+      if verbose, let reason = broker.closeReason(id) {
+        Log.line { l in
+          l.add("connection ")
+          l.add(Int(id.slot))
+          l.add(" closed: ")
+          l.add(reason.name)
+        }
+      }
+      _ = cp_epoll_delete(epoll, sockets[s].fd)
+      _ = cp_close(sockets[s].fd)
+      sockets[s] = SocketRecord()
+      broker.release(id)
+    }
+    while let id = broker.nextInterest() {
+      setInterest(id, out: sockets[Int(id.slot)].interest & UInt32(CP_EV_OUT) != 0)
+    }
+  }
+}
+
+public struct PlatformError: Error {
+  public let operation: StaticString
+  public let errno: Int32
+}

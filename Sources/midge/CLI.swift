@@ -1,0 +1,150 @@
+// Command-line driver: builds Settings, prints help/version/plan, starts the broker.
+import Bounded
+import BrokerCore
+import CPlatform
+import MidgeConfig
+import Platform
+
+enum CLI {
+  static func main(_ args: [[UInt8]]) -> Int32 {
+    var settings = Settings()
+    let board = String(cString: midge_board_name())
+    do throws(ConfigError) {
+      var cli = Settings()
+      try Config.parseArguments(args, into: &cli)
+      if cli.action == .help || cli.action == .version { settings.action = cli.action }
+      if settings.action == .run {
+        try Config.parse(bytes(midge_board_defaults()), origin: "board profile \(board)", into: &settings)
+      }
+      settings.action = cli.action
+      settings.verbose = cli.verbose
+      settings.portOverride = cli.portOverride
+      settings.configPath = cli.configPath
+      if settings.action == .help {
+        out(Config.usage)
+        return 0
+      }
+      if settings.action == .version {
+        out("midge \(version) (board \(board), MQTT 3.1 and 3.1.1)\n")
+        return 0
+      }
+      if let path = cli.configPath { try readConfig(path, into: &settings) }
+      if cli.limits.memoryBudgetBytes != Limits().memoryBudgetBytes {
+        settings.limits.memoryBudgetBytes = cli.limits.memoryBudgetBytes
+      }
+    } catch {
+      fail(error.message)
+      return 2
+    }
+    let plan: BrokerPlan
+    do throws(PlanError) {
+      plan = try BrokerPlan.make(
+        settings.limits, socketBytesPerConnection: EventLoop.socketBytesPerConnection,
+        loopBufferBytes: EventLoop.loopBufferBytes)
+    } catch {
+      if error.neededBytes > 0 {
+        fail("memory plan does not fit: budget \(error.budgetBytes) bytes, at least \(error.neededBytes) needed;"
+          + " raise memory_budget or shrink \(error.message)")
+      } else {
+        fail("\(error.message)")
+      }
+      return 1
+    }
+    if settings.action == .plan {
+      printPlan(plan, board: board)
+      return 0
+    }
+    return run(settings, plan)
+  }
+
+  static func readConfig(_ path: String, into settings: inout Settings) throws(ConfigError) {
+    let capacity = 1 << 20
+    var buffer = [UInt8](repeating: 0, count: capacity)
+    let n = buffer.withUnsafeMutableBytes { cp_read_file(path, $0.baseAddress, capacity) }
+    guard n >= 0 else {
+      throw ConfigError("cannot read config file '\(path)': \(String(cString: cp_error_name(Int32(-n))))")
+    }
+    buffer.removeLast(capacity - n)
+    try Config.parse(buffer, origin: path, into: &settings)
+  }
+
+  static func run(_ settings: Settings, _ plan: BrokerPlan) -> Int32 {
+    let wanted = settings.limits.connectionsMax + settings.effectiveListeners.count + 16
+    let nofile = cp_raise_nofile(wanted)
+    var sockets: [ListenerSocket] = []
+    for l in settings.effectiveListeners {
+      let fd = l.address.map { a in a.withUnsafeBufferPointer { p in
+        p.withMemoryRebound(to: CChar.self) { cp_listen_tcp($0.baseAddress, l.port, 128) } } }
+        ?? cp_listen_tcp(nil, l.port, 128)
+      guard fd >= 0 else {
+        let reason = fd == -CP_EINVAL ? "not an IPv4 or IPv6 address" : String(cString: cp_error_name(-fd))
+        fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
+        return 1
+      }
+      sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l)))
+    }
+    let arena = Arena(plan.memory)
+    let broker = Broker(plan: plan, arena: arena)
+    let loop: EventLoop
+    do throws(PlatformError) {
+      loop = try EventLoop(broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose)
+    } catch {
+      fail("\(error.operation): \(String(cString: cp_error_name(error.errno)))")
+      return 1
+    }
+    cp_install_stop_handlers()
+    for (l, s) in zip(settings.effectiveListeners, sockets) {
+      let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
+      out("\(stamp()): midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))\n", fd: 2)
+    }
+    if nofile >= 0 && nofile < wanted {
+      out("\(stamp()): warning: open file limit \(nofile) is below max_connections + listeners\n", fd: 2)
+    }
+    out("\(stamp()): memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved\n", fd: 2)
+    loop.run()
+    out("\(stamp()): midge stopped\n", fd: 2)
+    return 0
+  }
+
+  static func printPlan(_ plan: BrokerPlan, board: String) {
+    let budget = plan.limits.memoryBudgetBytes
+    out("midge memory plan (board \(board)): budget \(budget) bytes\n")
+    out(pad("consumer", 24, left: true) + pad("count", 10) + pad("bytes each", 12) + pad("total bytes", 14) + "\n")
+    for line in plan.memory.lines {
+      out(pad("\(line.name)", 24, left: true) + pad("\(line.count)", 10) + pad("\(line.bytesEach)", 12)
+        + pad("\(line.totalBytes)", 14) + "\n")
+    }
+    let total = plan.memory.totalBytes
+    let percent = total * 1000 / Int64(budget)
+    out(pad("total (with alignment)", 46, left: true) + pad("\(total)", 14)
+      + "  (\(percent / 10).\(percent % 10)% of budget)\n")
+  }
+
+  // MARK: small helpers (startup only: these allocate)
+
+  static func bytes(_ p: UnsafePointer<CChar>) -> [UInt8] {
+    var result: [UInt8] = []
+    var q = p
+    while q.pointee != 0 {
+      result.append(UInt8(bitPattern: q.pointee))
+      q += 1
+    }
+    return result
+  }
+
+  static func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
+    let n = s.utf8.count
+    guard n < width else { return s + " " }
+    let fill = String(repeating: " ", count: width - n)
+    return left ? s + fill : fill + s
+  }
+
+  static func stamp() -> String { "\(cp_unix_seconds())" }
+
+  static func out(_ s: String, fd: Int32 = 1) {
+    var s = s
+    s.withUTF8 { cp_write_all(fd, $0.baseAddress, $0.count) }
+  }
+
+  static func fail(_ message: String) { out("midge: \(message)\n", fd: 2) }
+}
