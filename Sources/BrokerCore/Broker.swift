@@ -86,8 +86,10 @@ public final class Broker {
     }
     let s = Int(slot)
     let generation = connections[s].generation
+    let membership = connections[s].flags.intersection(.ringMembership)
     connections[s] = Connection()
     connections[s].generation = generation
+    connections[s].flags = membership
     connections[s].state = .awaitingConnect
     connections[s].deadline = now + UInt64(limits.connectTimeoutSeconds) * 1000
     if anonymousAllowed { connections[s].flags.insert(.anonymousAllowed) }
@@ -224,7 +226,6 @@ public final class Broker {
     guard let s = live(id) else { return }
     withUnsafeMutablePointer(to: &connections[s].output) { sendPool.consume(&$0.pointee, count) }
     stats.bytesSent &+= UInt64(count)
-    if sendPool.freeCount > 0 { wakeChunkWaiters() }
   }
 
   /// The platform closed the socket of a connection it got from `nextClose`: the slot is free.
@@ -234,11 +235,11 @@ public final class Broker {
     releaseReceive(s)
     withUnsafeMutablePointer(to: &connections[s].output) { sendPool.release(&$0.pointee) }
     connections[s].state = .free
-    connections[s].flags = []
+    connections[s].flags = connections[s].flags.intersection(.ringMembership)
     connections[s].generation = (connections[s].generation &+ 1) & ConnectionID.generationMask
-    _ = freeSlots.push(UInt32(s))
+    let freed = freeSlots.push(UInt32(s))
+    precondition(freed, "free-slot ring holds one entry per connection")
     stats.connectionsOpen -= 1
-    wakeChunkWaiters()
   }
 
   public var receiveChunksFree: Int { receivePool.freeCount }
@@ -352,10 +353,13 @@ public final class Broker {
   }
 
   func pause(_ s: Int, waiting: ConnectionFlags) {
-    connections[s].flags.insert(.readPaused)
-    connections[s].flags.insert(waiting)
-    let queued = waiting == .waitingChunk ? chunkWaiters.push(UInt32(s)) : largeWaiters.push(UInt32(s))
-    precondition(queued, "waiter ring holds one entry per connection")
+    connections[s].flags.insert([.readPaused, waiting])
+    let membership: ConnectionFlags = waiting == .waitingChunk ? .inChunkRing : .inLargeRing
+    if !connections[s].flags.contains(membership) {
+      connections[s].flags.insert(membership)
+      let queued = waiting == .waitingChunk ? chunkWaiters.push(UInt32(s)) : largeWaiters.push(UInt32(s))
+      precondition(queued, "waiter ring holds one entry per connection")
+    }
     stats.readPauses &+= 1
     queueInterest(s)
   }
@@ -364,7 +368,8 @@ public final class Broker {
     var budget = receivePool.freeCount
     while budget > 0, let slot = chunkWaiters.pop() {
       let s = Int(slot)
-      guard connections[s].flags.contains(.waitingChunk) else { continue }
+      connections[s].flags.remove(.inChunkRing)
+      guard connections[s].flags.contains(.waitingChunk) else { continue }  // stale entry
       connections[s].flags.remove([.waitingChunk, .readPaused])
       if connections[s].state != .closing { queueInterest(s) }
       budget -= 1
@@ -374,7 +379,8 @@ public final class Broker {
   func wakeLargeWaiter() {
     while largePool.freeCount > 0, let slot = largeWaiters.pop() {
       let s = Int(slot)
-      guard connections[s].flags.contains(.waitingLarge) else { continue }
+      connections[s].flags.remove(.inLargeRing)
+      guard connections[s].flags.contains(.waitingLarge) else { continue }  // stale entry
       connections[s].flags.remove([.waitingLarge, .readPaused])
       guard connections[s].state != .closing else { continue }
       let moved = moveToLargeBuffer(s)

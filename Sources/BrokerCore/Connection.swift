@@ -42,16 +42,23 @@ enum ReceiveBuffer: UInt8 {
   case large  // one large packet buffer (a frame larger than a chunk)
 }
 
+/// Two kinds of flags. Ring membership says that the slot has an entry in one of the
+/// bounded rings; it outlives the connection (a released slot's entry stays in the ring
+/// until popped), so that a reused slot is never pushed twice and a ring of one entry per
+/// slot cannot overflow. The others describe the current connection and reset with it.
 struct ConnectionFlags: OptionSet {
   let rawValue: UInt8
   static let queuedForFlush = ConnectionFlags(rawValue: 1 << 0)
   static let queuedForInterest = ConnectionFlags(rawValue: 1 << 1)
+  static let inChunkRing = ConnectionFlags(rawValue: 1 << 2)
+  static let inLargeRing = ConnectionFlags(rawValue: 1 << 3)
+  static let ringMembership: ConnectionFlags = [.queuedForFlush, .queuedForInterest, .inChunkRing, .inLargeRing]
   /// Reading is paused until a receive buffer is free.
-  static let readPaused = ConnectionFlags(rawValue: 1 << 2)
-  /// Waiting in the receive-chunk queue (or, with `waitingLarge`, the large-buffer queue).
-  static let waitingChunk = ConnectionFlags(rawValue: 1 << 3)
-  static let waitingLarge = ConnectionFlags(rawValue: 1 << 4)
-  static let anonymousAllowed = ConnectionFlags(rawValue: 1 << 5)
+  static let readPaused = ConnectionFlags(rawValue: 1 << 4)
+  /// Waiting for a receive chunk (or, with `waitingLarge`, a large packet buffer).
+  static let waitingChunk = ConnectionFlags(rawValue: 1 << 5)
+  static let waitingLarge = ConnectionFlags(rawValue: 1 << 6)
+  static let anonymousAllowed = ConnectionFlags(rawValue: 1 << 7)
 }
 
 struct Connection {
