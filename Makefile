@@ -13,8 +13,48 @@ PYTHON ?= python3
 
 .DEFAULT_GOAL := help
 
-# --- host targets (core team) ---
-# run, test, deps: add them here.
+# --- host targets ---
+#   make run [ARGS="-c midge.conf"]  install what is missing, build this machine's board, start
+#                                    midge (no ARGS: listens on 127.0.0.1:1883 only)
+#   make test                        install what is missing, run every test (what CI runs)
+#   make deps                        install what is missing (apt, pip) and nothing else
+#   make unit                        host unit tests only (swift test)
+#   make integration BOARD=<name>    integration tests against dist/<name>/midge (qemu on ARM)
+
+# The board `make run` builds: this machine's architecture.
+HOST_ARCH  := $(shell uname -m)
+HOST_BOARD := $(if $(filter aarch64 arm64,$(HOST_ARCH)),raspberry-pi-4,$(if $(filter armv7l armv7,$(HOST_ARCH)),turris-omnia,x86_64-generic))
+ARGS ?=
+
+.PHONY: run test deps unit integration integration-all
+
+deps:
+	@bash $(ROOT)/toolchain/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory board BOARD=$(HOST_BOARD)
+	$(DIST)/$(HOST_BOARD)/midge $(ARGS)
+
+unit:
+	$(SWIFT) test --package-path $(ROOT)
+
+integration: board
+	@sdk=$$(awk '$$1 == "sdk" { print $$2; exit }' $(ROOT)/boards/$(BOARD).conf); \
+	prefix=$$(case "$$sdk" in x86_64-*) [ "$(HOST_ARCH)" = x86_64 ] || echo qemu-x86_64-static;; \
+	  aarch64-*) [ "$(HOST_ARCH)" = aarch64 ] || echo qemu-aarch64-static;; \
+	  armv7-*) case "$(HOST_ARCH)" in armv7*) ;; *) echo qemu-arm-static;; esac;; esac); \
+	scale=1; [ -n "$$prefix" ] && scale=3; \
+	echo "== integration: $(BOARD) ($$sdk$${prefix:+ under $$prefix})"; \
+	MIDGE_BIN=$(DIST)/$(BOARD)/midge MIDGE_EXEC_PREFIX=$$prefix MIDGE_TIME_SCALE=$$scale \
+	  $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/Tests/integration
+
+integration-all:
+	@for b in $(BOARDS); do $(MAKE) --no-print-directory integration BOARD=$$b || exit 1; done
+
+test: deps
+	@$(MAKE) --no-print-directory sdk-check
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory integration-all
 
 
 # --- board builds (toolchain) ---
