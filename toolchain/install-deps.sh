@@ -7,7 +7,7 @@ set -u
 apt_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
           libc6-dev-armhf-cross qemu-user-static musl-tools musl-dev:arm64 musl-dev:armhf
           mosquitto mosquitto-clients openssl)
-py_pkgs=("paho-mqtt==2.1.0")
+py_pkgs=("paho-mqtt==2.1.0" "pytest")
 
 missing=()
 for p in "${apt_pkgs[@]}"; do
@@ -29,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-python3 -c 'import paho.mqtt' 2>/dev/null || {
+python3 -c 'import paho.mqtt, pytest' 2>/dev/null || {
   echo "install-deps: installing ${py_pkgs[*]}"
   python3 -m pip install -q "${py_pkgs[@]}" || { echo "install-deps: pip install failed"; exit 1; }
 }
