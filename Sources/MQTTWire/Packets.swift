@@ -120,7 +120,7 @@ public enum Packet {
     case .connect: packet = .connect(try decodeConnect(&r))
     case .connack:
       let flags = try r.readByte()
-      if flags & 0xFE != 0 { throw .invalidFixedHeaderFlags }  // [MQTT-3.2.2-1]
+      if flags & 0xFE != 0 { throw .invalidFixedHeaderFlags }  // §3.2.2.1: bits 7-1 reserved
       packet = .connack(ConnAck(sessionPresent: flags & 1 == 1, returnCode: try r.readByte()))
     case .publish: packet = .publish(try decodePublish(frame.flags, &r))
     case .puback: packet = .puback(try readPacketID(&r))
