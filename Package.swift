@@ -21,8 +21,10 @@ let package = Package(
     .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform"]),
     .executableTarget(
       name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "CPlatform"]),
-    .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire"]),
-    .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "Bounded"]),
+    // Counts malloc-family calls per thread in the test process (host only, never shipped).
+    .target(name: "HostAllocCounter", path: "Tests/HostAllocCounter"),
+    .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "HostAllocCounter"]),
+    .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "Bounded", "HostAllocCounter"]),
     .testTarget(name: "MidgeConfigTests", dependencies: ["MidgeConfig", "BrokerCore"]),
   ],
   swiftLanguageModes: [.v6]

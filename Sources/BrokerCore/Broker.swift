@@ -426,9 +426,9 @@ public final class Broker {
       close(s, .protocolError)  // [MQTT-3.1.0-2] a second CONNECT
     case .publish(let p):
       handlePublish(s, p)
-    case .pubrel(let packetID):
-      forgetQoS2(s, packetID)
-      sendAck(s, .pubcomp, packetID)  // [MQTT-4.3.3-2]
+    case .pubrel(let ack):
+      forgetQoS2(s, ack.packetID)
+      sendAck(s, .pubcomp, ack.packetID)  // [MQTT-4.3.3-2]
     case .puback, .pubrec, .pubcomp:
       // midge sends no QoS 1/2 yet, so no acknowledgement is outstanding; ignore strays.
       break
@@ -440,12 +440,22 @@ public final class Broker {
       send(s, size: Encode.emptySize) { Encode.empty(.pingresp, into: &$0) }  // [MQTT-3.12.4-1]
     case .disconnect:
       close(s, .clientDisconnect)  // [MQTT-3.14.4-1]
-    case .connack, .suback, .unsuback, .pingresp:
-      close(s, .protocolError)  // server-to-client packets
+    case .connack, .suback, .unsuback, .pingresp, .auth:
+      close(s, .protocolError)  // server-to-client packets; AUTH is MQTT 5 only
     }
   }
 
   func handleConnect(_ s: Int, _ c: Connect, now: UInt64) {
+    if c.version == .v5 {
+      // MQTT 5 sessions are not served yet: refuse in the v5 form. [MQTT-3.1.2-2]
+      send(s, size: Encode.connackSize(properties: OutProperties())) {
+        Encode.connack(
+          sessionPresent: false, reasonCode: ReasonCode.unsupportedProtocolVersion.rawValue,
+          properties: OutProperties(), into: &$0)
+      }
+      close(s, .connectRefused)
+      return
+    }
     connections[s].version = c.version
     let id = c.clientID
     if id.count == 0 && (c.version == .v31 || !c.cleanSession) {
@@ -514,15 +524,18 @@ public final class Broker {
       // Deliver on first receipt, remember the id until PUBREL so that a resent PUBLISH is
       // not delivered twice. [MQTT-4.3.3-2]
       if !knowsQoS2(s, p.packetID) {
+        guard rememberQoS2(s, p.packetID) else {
+          close(s, .inflightExceeded)  // not acknowledged: the client still owns the message
+          return
+        }
         route(p)
-        rememberQoS2(s, p.packetID)
       }
       sendAck(s, .pubrec, p.packetID)
     }
   }
 
   func qos2Slots(_ s: Int) -> UnsafeMutableBufferPointer<UInt16> {
-    let k = BrokerPlan.qos2PerConnection
+    let k = limits.inflightMax
     return UnsafeMutableBufferPointer(rebasing: qos2IDs[(s * k)..<((s + 1) * k)])
   }
 
@@ -531,18 +544,18 @@ public final class Broker {
     return false
   }
 
-  func rememberQoS2(_ s: Int, _ packetID: UInt16) {
+  /// Records an unreleased QoS 2 packet identifier; false when the window is full.
+  func rememberQoS2(_ s: Int, _ packetID: UInt16) -> Bool {
     let slots = qos2Slots(s)
     var i = 0
     while i < slots.count {
       if slots[i] == 0 {
         slots[i] = packetID
-        return
+        return true
       }
       i += 1
     }
-    // All slots hold unreleased ids: the message was delivered; a resend of this one id
-    // before PUBREL would be delivered again. QoS 2 windows with Receive Maximum replace this.
+    return false
   }
 
   func forgetQoS2(_ s: Int, _ packetID: UInt16) {

@@ -31,6 +31,10 @@ public struct Limits: Sendable, Equatable {
   public var keepAliveMaxSeconds = 65535
   /// Seconds a new connection may take to send CONNECT (`connect_timeout`).
   public var connectTimeoutSeconds = 10
+  /// QoS 2 messages one client may have unreleased (PUBREC sent, no PUBREL yet)
+  /// (`max_inflight_messages`). A client that sends more is disconnected without an
+  /// acknowledgement of the excess PUBLISH, so it is neither lost nor delivered twice.
+  public var inflightMax = 20
 
   public init() {}
 }
@@ -65,8 +69,6 @@ public struct BrokerPlan {
   /// The platform's fixed event-loop buffers (poller batch, write slices).
   public var loopBuffers: ByteReservation
 
-  /// Inbound QoS 2 packet identifiers remembered per connection until PUBREL.
-  static let qos2PerConnection = 8
   /// Rings per connection slot: free slots, flush, close, interest, rx and large waiters.
   static let ringsPerConnection = 6
   static let minimumRxChunks = 8
@@ -81,7 +83,7 @@ public struct BrokerPlan {
     let sockets = m.reserveBytes("socket table", count: n, bytesEach: socketBytesPerConnection)
     let loopBuffers = m.reserveBytes("event loop buffers", count: 1, bytesEach: loopBufferBytes)
     let clientIDs = m.reserveBytes("client identifiers", count: n, bytesEach: limits.clientIDBytesMax)
-    let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: n * qos2PerConnection)
+    let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: n * limits.inflightMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
     let filters = m.reserveBytes(
       "subscription filters", count: limits.subscriptionsMax, bytesEach: limits.topicBytesMax)
@@ -97,7 +99,12 @@ public struct BrokerPlan {
     let rxCount = max(minimumRxChunks, chunks / 4)
     let txCount = chunks - rxCount
     if chunks < minimumRxChunks * 2 || txCount * limits.chunkBytes < limits.queuedBytesMax {
-      let needed = fixed + perChunk * Int64(minimumRxChunks + limits.queuedBytesMax / limits.chunkBytes + 1)
+      // The smallest chunk count n whose split (receive max(8, n/4), send the rest) holds
+      // minimum receive chunks and one client's whole queue.
+      let sendNeeded = (limits.queuedBytesMax + limits.chunkBytes - 1) / limits.chunkBytes
+      var n = max(minimumRxChunks * 2, sendNeeded + minimumRxChunks)
+      while n - max(minimumRxChunks, n / 4) < sendNeeded { n += 1 }
+      let needed = fixed + perChunk * Int64(n)
       throw PlanError(
         message: largestFixedConsumer(m), neededBytes: needed, budgetBytes: limits.memoryBudgetBytes)
     }
@@ -143,5 +150,6 @@ extension Limits {
     if largeBuffersMax < 1 { throw fail("large_packet_buffers must be >= 1") }
     if keepAliveMaxSeconds < 1 || keepAliveMaxSeconds > 65535 { throw fail("max_keepalive must be 1..65535") }
     if connectTimeoutSeconds < 1 || connectTimeoutSeconds > 3600 { throw fail("connect_timeout must be 1..3600") }
+    if inflightMax < 1 || inflightMax > 65535 { throw fail("max_inflight_messages must be 1..65535") }
   }
 }

@@ -14,6 +14,7 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
   case connectRefused  // CONNACK with a non-zero return code was sent
   case ioError  // read or write failed
   case shutdown  // the broker is stopping
+  case inflightExceeded  // more unreleased QoS 2 messages than max_inflight_messages
 
   public var name: StaticString {
     switch self {
@@ -29,6 +30,7 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
     case .connectRefused: return "connection refused"
     case .ioError: return "socket error"
     case .shutdown: return "broker shutting down"
+    case .inflightExceeded: return "too many unreleased QoS 2 messages"
     }
   }
 }
@@ -52,17 +54,9 @@ public struct Stats: Sendable {
   public var subscriptionsRefused: UInt64 = 0
   /// Times a connection's reading paused because no receive buffer was free.
   public var readPauses: UInt64 = 0
-  var closeCounts: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64,
-    UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  var closeCounts: [13 of UInt64] = .init(repeating: 0)
 
-  public func closes(_ r: CloseReason) -> UInt64 {
-    withUnsafeBytes(of: closeCounts) { $0.load(fromByteOffset: Int(r.rawValue) * 8, as: UInt64.self) }
-  }
+  public func closes(_ r: CloseReason) -> UInt64 { closeCounts[Int(r.rawValue)] }
 
-  mutating func countClose(_ r: CloseReason) {
-    withUnsafeMutableBytes(of: &closeCounts) {
-      let off = Int(r.rawValue) * 8
-      $0.storeBytes(of: $0.load(fromByteOffset: off, as: UInt64.self) &+ 1, toByteOffset: off, as: UInt64.self)
-    }
-  }
+  mutating func countClose(_ r: CloseReason) { closeCounts[Int(r.rawValue)] &+= 1 }
 }

@@ -72,6 +72,35 @@ public struct ByteReader {
     return v
   }
 
+  @inlinable
+  public mutating func readUInt32() throws(DecodeError) -> UInt32 {
+    guard remaining >= 4 else { throw .truncated }
+    var v: UInt32 = 0
+    for i in 0..<4 { v = v << 8 | UInt32(bytes[offset + i]) }
+    offset += 4
+    return v
+  }
+
+  /// A variable byte integer (§1.5.5): at most four bytes [MQTT-1.5.5-1], and in the minimum
+  /// number of bytes (MQTT 5 requires it; a longer form is malformed).
+  @inlinable
+  public mutating func readVariableByteInteger() throws(DecodeError) -> Int {
+    var value = 0
+    var multiplier = 1
+    var count = 0
+    while true {
+      let b = try readByte()
+      count += 1
+      value += Int(b & 0x7F) * multiplier
+      if b & 0x80 == 0 {
+        if b == 0 && count > 1 { throw .malformedVariableByteInteger }  // not minimal
+        return value
+      }
+      if count == 4 { throw .malformedVariableByteInteger }
+      multiplier *= 128
+    }
+  }
+
   /// Two-byte length then that many bytes (§1.5.6 Binary Data).
   @inlinable
   public mutating func readBinary() throws(DecodeError) -> UnsafeRawBufferPointer {
@@ -106,6 +135,14 @@ public protocol ByteSink {
 extension ByteSink {
   @inlinable
   public mutating func writeUInt16(_ v: UInt16) {
+    write(UInt8(truncatingIfNeeded: v >> 8))
+    write(UInt8(truncatingIfNeeded: v))
+  }
+
+  @inlinable
+  public mutating func writeUInt32(_ v: UInt32) {
+    write(UInt8(truncatingIfNeeded: v >> 24))
+    write(UInt8(truncatingIfNeeded: v >> 16))
     write(UInt8(truncatingIfNeeded: v >> 8))
     write(UInt8(truncatingIfNeeded: v))
   }

@@ -46,6 +46,30 @@ public enum DecodeError: Error, Equatable, Sendable {
   case invalidSubscriptionOptions
   /// A packet only a server sends (CONNACK, SUBACK, ...) arrived at the server.
   case serverOnlyPacket
+  /// MQTT 5: an unknown property identifier, one not valid for the packet, or a value of the
+  /// wrong type (§2.2.2.2).
+  case malformedProperty
+  /// MQTT 5: a property that may appear once appears twice (§2.2.2.2).
+  case duplicateProperty
+  /// MQTT 5: a property value out of its range (Receive Maximum 0, Topic Alias 0
+  /// [MQTT-3.3.2-8], a flag byte other than 0 or 1, Subscription Identifier 0, ...).
+  case invalidPropertyValue
+  /// MQTT 5: a reason code not defined for this packet type.
+  case invalidReasonCode
+  /// MQTT 5: Retain Handling 3 (§3.8.3.1).
+  case invalidRetainHandling
+  /// MQTT 5: SUBSCRIBE requesting Maximum QoS 3 is a Protocol Error (§3.8.3.1); in 3.1.1 it is
+  /// `invalidSubscriptionOptions`.
+  case invalidRequestedQoS
+  /// MQTT 5: No Local on a shared subscription [MQTT-3.8.3-4].
+  case sharedSubscriptionNoLocal
+  /// `$share/{ShareName}/{filter}` with an empty or invalid share name or no filter
+  /// [MQTT-4.8.2-1] [MQTT-4.8.2-2].
+  case invalidSharedSubscription
+  /// MQTT 5: empty topic name without a Topic Alias (§3.3.2.1).
+  case missingTopicName
+  /// MQTT 5: Payload Format Indicator 1 with a payload that is not UTF-8 (§3.3.2.3.2).
+  case payloadFormatInvalid
 
   /// The MQTT 5 reason code for this error.
   public var reasonCode: ReasonCode {
@@ -53,9 +77,12 @@ public enum DecodeError: Error, Equatable, Sendable {
     case .packetTooLarge: return .packetTooLarge
     case .unsupportedProtocolLevel: return .unsupportedProtocolVersion
     case .invalidProtocolName: return .unsupportedProtocolVersion
-    case .zeroPacketIdentifier, .serverOnlyPacket, .reservedPacketType: return .protocolError
-    case .invalidTopicFilter: return .topicFilterInvalid
+    case .zeroPacketIdentifier, .serverOnlyPacket, .reservedPacketType, .duplicateProperty,
+      .invalidPropertyValue, .invalidReasonCode, .invalidRetainHandling, .invalidRequestedQoS, .sharedSubscriptionNoLocal,
+      .missingTopicName, .passwordWithoutUsername:
+      return .protocolError
     case .wildcardInTopicName: return .topicNameInvalid
+    case .payloadFormatInvalid: return .payloadFormatInvalid
     default: return .malformedPacket
     }
   }
@@ -67,19 +94,86 @@ public struct ReasonCode: RawRepresentable, Equatable, Sendable {
   public init(rawValue: UInt8) { self.rawValue = rawValue }
 
   public static let success = ReasonCode(rawValue: 0x00)
+  public static let grantedQoS1 = ReasonCode(rawValue: 0x01)
+  public static let grantedQoS2 = ReasonCode(rawValue: 0x02)
+  public static let disconnectWithWill = ReasonCode(rawValue: 0x04)
+  public static let noMatchingSubscribers = ReasonCode(rawValue: 0x10)
+  public static let noSubscriptionExisted = ReasonCode(rawValue: 0x11)
+  public static let continueAuthentication = ReasonCode(rawValue: 0x18)
+  public static let reAuthenticate = ReasonCode(rawValue: 0x19)
   public static let unspecifiedError = ReasonCode(rawValue: 0x80)
   public static let malformedPacket = ReasonCode(rawValue: 0x81)
   public static let protocolError = ReasonCode(rawValue: 0x82)
+  public static let implementationSpecificError = ReasonCode(rawValue: 0x83)
   public static let unsupportedProtocolVersion = ReasonCode(rawValue: 0x84)
   public static let clientIdentifierNotValid = ReasonCode(rawValue: 0x85)
+  public static let badUserNameOrPassword = ReasonCode(rawValue: 0x86)
   public static let notAuthorized = ReasonCode(rawValue: 0x87)
+  public static let serverUnavailable = ReasonCode(rawValue: 0x88)
   public static let serverBusy = ReasonCode(rawValue: 0x89)
+  public static let banned = ReasonCode(rawValue: 0x8A)
+  public static let serverShuttingDown = ReasonCode(rawValue: 0x8B)
+  public static let badAuthenticationMethod = ReasonCode(rawValue: 0x8C)
   public static let keepAliveTimeout = ReasonCode(rawValue: 0x8D)
   public static let sessionTakenOver = ReasonCode(rawValue: 0x8E)
   public static let topicFilterInvalid = ReasonCode(rawValue: 0x8F)
   public static let topicNameInvalid = ReasonCode(rawValue: 0x90)
+  public static let packetIdentifierInUse = ReasonCode(rawValue: 0x91)
+  public static let packetIdentifierNotFound = ReasonCode(rawValue: 0x92)
+  public static let receiveMaximumExceeded = ReasonCode(rawValue: 0x93)
+  public static let topicAliasInvalid = ReasonCode(rawValue: 0x94)
   public static let packetTooLarge = ReasonCode(rawValue: 0x95)
+  public static let messageRateTooHigh = ReasonCode(rawValue: 0x96)
   public static let quotaExceeded = ReasonCode(rawValue: 0x97)
+  public static let administrativeAction = ReasonCode(rawValue: 0x98)
+  public static let payloadFormatInvalid = ReasonCode(rawValue: 0x99)
+  public static let retainNotSupported = ReasonCode(rawValue: 0x9A)
+  public static let qosNotSupported = ReasonCode(rawValue: 0x9B)
+  public static let useAnotherServer = ReasonCode(rawValue: 0x9C)
+  public static let serverMoved = ReasonCode(rawValue: 0x9D)
+  public static let sharedSubscriptionsNotSupported = ReasonCode(rawValue: 0x9E)
+  public static let connectionRateExceeded = ReasonCode(rawValue: 0x9F)
+  public static let maximumConnectTime = ReasonCode(rawValue: 0xA0)
+  public static let subscriptionIdentifiersNotSupported = ReasonCode(rawValue: 0xA1)
+  public static let wildcardSubscriptionsNotSupported = ReasonCode(rawValue: 0xA2)
+
+  /// Whether `code` is defined for packets of `type` (§2.4 Table 2-6). Switches, not array
+  /// literals: this runs in the decode path, which must not allocate.
+  public static func isValid(_ code: UInt8, for type: PacketType) -> Bool {
+    switch type {
+    case .connack:
+      switch code {
+      case 0x00, 0x80...0x8A, 0x8C, 0x90, 0x95, 0x97, 0x99...0x9D, 0x9F: return true
+      default: return false
+      }
+    case .puback, .pubrec:
+      switch code {
+      case 0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99: return true
+      default: return false
+      }
+    case .pubrel, .pubcomp:
+      return code == 0x00 || code == 0x92
+    case .suback:
+      switch code {
+      case 0x00...0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2: return true
+      default: return false
+      }
+    case .unsuback:
+      switch code {
+      case 0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91: return true
+      default: return false
+      }
+    case .disconnect:
+      switch code {
+      case 0x00, 0x04, 0x80...0x83, 0x87, 0x89, 0x8B, 0x8D...0x90, 0x93...0xA2: return true
+      default: return false
+      }
+    case .auth:
+      return code == 0x00 || code == 0x18 || code == 0x19
+    default:
+      return false
+    }
+  }
 }
 
 /// MQTT 3.1.1 CONNACK return codes (§3.2.2.3).

@@ -56,8 +56,12 @@ public struct Frame: Equatable, Sendable {
       let b = bytes[index]
       value += Int(b & 0x7F) * multiplier
       index += 1
-      if b & 0x80 == 0 { break }
-      if index == 5 { throw .malformedVariableByteInteger }  // [MQTT-1.5.5-1]
+      if b & 0x80 == 0 {
+        // MQTT 5 requires the minimum number of bytes [MQTT-1.5.5-1]; 3.1.1 does not say so.
+        if b == 0 && index > 2 && version == .v5 { throw .malformedVariableByteInteger }
+        break
+      }
+      if index == 5 { throw .malformedVariableByteInteger }  // at most four bytes (§1.5.5, §2.2.3)
       multiplier *= 128
     }
     let frame = Frame(type: type, flags: flags, headerLength: index, remainingLength: value)

@@ -36,6 +36,39 @@ public enum Topic {
     }
   }
 
+  /// MQTT 5 subscription filter: either a plain filter or `$share/{ShareName}/{filter}`, where
+  /// ShareName is non-empty and holds no '/', '+' or '#' [MQTT-4.8.2-1] and is followed by a
+  /// valid, non-empty filter [MQTT-4.8.2-2]. Returns whether the filter is shared.
+  @discardableResult
+  public static func validateSubscriptionFilter(_ filter: UnsafeRawBufferPointer) throws(DecodeError) -> Bool {
+    guard let shared = try sharedSubscription(filter) else {
+      try validateFilter(filter)
+      return false
+    }
+    if shared.filter.count == 0 { throw .invalidSharedSubscription }
+    try validateFilter(shared.filter)
+    return true
+  }
+
+  /// Splits `$share/{ShareName}/{filter}`; nil when `filter` is not a shared subscription.
+  public static func sharedSubscription(_ filter: UnsafeRawBufferPointer) throws(DecodeError)
+    -> (group: UnsafeRawBufferPointer, filter: UnsafeRawBufferPointer)?
+  {
+    let prefix: StaticString = "$share/"
+    let n = prefix.utf8CodeUnitCount
+    guard filter.count >= n, filter.slice(0, n).bytesEqual(prefix) else {
+      // "$share" alone, or "$share" followed by anything but '/', is an ordinary filter.
+      return nil
+    }
+    var i = n
+    while i < filter.count && filter[i] != slash {
+      if filter[i] == plus || filter[i] == hash { throw .invalidSharedSubscription }  // [MQTT-4.8.2-1]
+      i += 1
+    }
+    if i == n || i == filter.count { throw .invalidSharedSubscription }  // empty name or no filter
+    return (filter.slice(n, i - n), filter.slice(i + 1, filter.count - i - 1))
+  }
+
   /// Whether `filter` (valid) matches `name` (valid).
   @inlinable
   public static func matches(filter: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer) -> Bool {

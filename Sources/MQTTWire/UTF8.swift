@@ -4,14 +4,16 @@
 // allocation-free: midge treats every string as bytes and never builds a Swift String.
 
 public enum UTF8Check {
+  /// `allowingNull`: payloads with Payload Format Indicator 1 need well-formed UTF-8 only
+  /// (§3.3.2.3.2); the ban on U+0000 applies to UTF-8 Encoded String fields.
   @inlinable
-  public static func validate(_ s: UnsafeRawBufferPointer) throws(DecodeError) {
+  public static func validate(_ s: UnsafeRawBufferPointer, allowingNull: Bool = false) throws(DecodeError) {
     var i = 0
     let n = s.count
     while i < n {
       let b0 = s[i]
       if b0 < 0x80 {
-        if b0 == 0 { throw .nullCharacter }  // [MQTT-1.5.3-2]
+        if b0 == 0 && !allowingNull { throw .nullCharacter }  // [MQTT-1.5.3-2]
         i += 1
         continue
       }

@@ -4,16 +4,21 @@
 // 0x80, 0xFF, '/', '+', '#', UTF-8 lead bytes), truncations, insertions, deletions,
 // duplicated ranges, a rewritten remaining length (random, non-minimal or five bytes long), a
 // rewritten two-byte string length, a different type or flags nibble, splices of several
-// vectors, and plain random bytes. Each input is consumed the way a connection consumes its
-// receive buffer, with a random protocol version and sometimes a tiny maxPacketBytes: detect,
-// decode, advance, until "need more" or an error. A trap anywhere fails the run. For every
-// frame that decodes, the frame must lie inside the input, and the packet must announce its
-// encoded size, encode into a sink of exactly that size, re-encode to exactly the consumed
-// bytes and decode again to the same fields. The one allowed difference is a non-minimal
-// remaining length, which MQTT 3.1.1 accepts and Encode writes in the shortest form (see
-// RemainingLengthTests.nonMinimal); the bytes after the header must still match exactly.
-// Each shard must also have decoded every packet type and seen most of the decode errors, so
-// that the mutations demonstrably reach past the fixed header.
+// vectors, and plain random bytes. The seeds are the 3.1.1 and the MQTT 5 vectors; mutations
+// aimed at MQTT 5 rewrite property identifiers, property lengths and subscription options.
+// Each input is consumed the way a connection consumes its receive buffer, mostly with the
+// protocol version of the vector it came from and otherwise with another one (so MQTT 5 bytes
+// meet a 3.1.1 decoder and the reverse), sometimes with a tiny maxPacketBytes: detect, decode,
+// advance, until "need more" or an error. A trap anywhere fails the run. For every frame that
+// decodes, the frame must lie inside the input, the packet must have the form of its version
+// (formProblem), its property accessors must agree with the test's parse of each block, and
+// it must announce its encoded size, encode into a sink of exactly that size, re-encode to
+// exactly the consumed bytes and decode again to the same fields. The one allowed difference
+// is a non-minimal remaining length on a connection that is not MQTT 5, which MQTT 3.1.1
+// accepts and Encode writes in the shortest form (see RemainingLengthTests.nonMinimal); the
+// bytes after the header must still match exactly. Each shard must also have decoded every
+// packet type (AUTH included) and seen most of the decode errors, the MQTT 5 ones among them,
+// so that the mutations demonstrably reach past the fixed header and into property blocks.
 
 import Testing
 
@@ -25,14 +30,29 @@ private let interesting: [UInt8] = [
   0xF5,
 ]
 
+/// Bytes that are property identifiers (valid or not) or property-ish values.
+private let propertyBytes: [UInt8] = [
+  0x00, 0x01, 0x02, 0x0B, 0x11, 0x15, 0x16, 0x1F, 0x21, 0x23, 0x24, 0x26, 0x27, 0x2A, 0x2B, 0x7F,
+  0x80,
+]
+
 private struct Mutator {
   var rng: XorShift
-  let valid: [[UInt8]]
-  let malformed: [[UInt8]]
+  let valid: [(bytes: [UInt8], version: ProtocolVersion)]
+  let malformed: [(bytes: [UInt8], version: ProtocolVersion)]
+  /// The version of the vector the current input started from.
+  var seedVersion: ProtocolVersion = .v311
 
   /// A vector to start from: valid ones more often, so that many mutants still decode.
   mutating func seed() -> [UInt8] {
-    rng.chance(70) ? valid[rng.below(valid.count)] : malformed[rng.below(malformed.count)]
+    let v = rng.chance(70) ? valid[rng.below(valid.count)] : malformed[rng.below(malformed.count)]
+    seedVersion = v.version
+    return v.bytes
+  }
+
+  /// The version to decode with: mostly the seed's, sometimes any.
+  mutating func version() -> ProtocolVersion {
+    rng.chance(75) ? seedVersion : [.v31, .v311, .v5][rng.below(3)]
   }
 
   /// The length of the fixed header's remaining-length field, if the input has one.
@@ -45,16 +65,19 @@ private struct Mutator {
 
   mutating func input() -> [UInt8] {
     if rng.chance(3) {  // plain random bytes
+      seedVersion = [.v31, .v311, .v5][rng.below(3)]
       return (0..<rng.below(48)).map { _ in rng.byte() }
     }
     var b = seed()
+    let first = seedVersion  // splices below must not change the version the input is read with
     let rounds = 1 + rng.below(rng.chance(70) ? 2 : 6)
     for _ in 0..<rounds { mutate(&b) }
+    seedVersion = first
     return b
   }
 
   mutating func mutate(_ b: inout [UInt8]) {
-    switch rng.below(13) {
+    switch rng.below(15) {
     case 0:  // flip a bit
       guard !b.isEmpty else { return }
       b[rng.below(b.count)] ^= 1 << UInt8(rng.below(8))
@@ -119,6 +142,13 @@ private struct Mutator {
       } else {
         b += other.prefix(rng.below(other.count + 1))
       }
+    case 12:  // a property identifier or property-ish byte somewhere in the body
+      guard b.count > 2 else { return }
+      b[2 + rng.below(b.count - 2)] = propertyBytes[rng.below(propertyBytes.count)]
+    case 13:  // a subscription-options-ish byte: reserved bits, Retain Handling, No Local
+      guard b.count > 2 else { return }
+      b[2 + rng.below(b.count - 2)] =
+        [0x04, 0x08, 0x10, 0x20, 0x30, 0x40, 0x80, 0x05][rng.below(8)]
     default:  // a byte at the very end or start
       if rng.chance(50) { b.append(rng.byte()) } else { b.insert(rng.byte(), at: 0) }
     }
@@ -127,8 +157,10 @@ private struct Mutator {
 
 @Suite("Mutation fuzzing")
 struct FuzzishTests {
-  static let valid: [[UInt8]] = Vectors.valid.filter { $0.bytes.count <= 512 }.map(\.bytes)
-  static let malformed: [[UInt8]] = Vectors.malformed.map(\.bytes)
+  static let valid = Vectors.valid.filter { $0.bytes.count <= 512 }.map {
+    (bytes: $0.bytes, version: $0.version)
+  }
+  static let malformed = Vectors.malformed.map { (bytes: $0.bytes, version: $0.version) }
   static let perShard = 25_000
 
   @Test("200,000 mutated inputs: no trap, exact re-encoding of whatever decodes", arguments: 0..<8)
@@ -140,6 +172,7 @@ struct FuzzishTests {
     var errors: [String: Int] = [:]
     var decodedCount = 0
     var nonMinimal = 0
+    var v5ConnectNonMinimal = 0
     var failures = 0
 
     func fail(_ message: String, _ input: [UInt8]) {
@@ -149,7 +182,7 @@ struct FuzzishTests {
 
     for _ in 0..<Self.perShard {
       let input = m.input()
-      let version: ProtocolVersion = [.v311, .v311, .v31, .v5][m.rng.below(4)]
+      let version = m.version()
       let maxBytes = m.rng.chance(10) ? 2 + m.rng.below(40) : Vector.noLimit
       input.withUnsafeBytes { all in
         var offset = 0
@@ -183,6 +216,16 @@ struct FuzzishTests {
           let d = Decoded(p)
           decodedTypes.insert(d.type.rawValue)
           decodedCount += 1
+          if let problem = formProblem(p, version: version) {
+            fail(problem, input)
+            return
+          }
+          for block in propertyBlocks(p) {
+            if let problem = accessorProblems(block).first {
+              fail("accessor: \(problem)", input)
+              return
+            }
+          }
 
           // Re-encode: exact size, exact bytes (modulo a non-minimal remaining length).
           let minimalHeader = 1 + VariableByteInteger.size(frame.remainingLength)
@@ -203,6 +246,16 @@ struct FuzzishTests {
               return
             }
           } else {
+            // MQTT 5 requires the shortest form [MQTT-1.5.5-1]: detect rejects it on an MQTT 5
+            // connection. A v5 CONNECT arrives while the connection is still 3.1.1, and the
+            // codec accepts it there: a known gap, pinned by the vector "v5 CONNECT with a
+            // non-minimal remaining length, before the version is known" (fails until fixed).
+            if case .connect(let c) = p, c.version == .v5 {
+              v5ConnectNonMinimal += 1
+            } else if version == .v5 {
+              fail("non-minimal remaining length accepted on an MQTT 5 connection", input)
+              return
+            }
             nonMinimal += 1
             let canonical = [original[0]] + remainingLengthBytes(frame.remainingLength)
             guard Array(bytes[0..<minimalHeader]) == canonical,
@@ -225,9 +278,16 @@ struct FuzzishTests {
     }
 
     #expect(failures == 0)
-    #expect(decodedTypes == Set(1...14), "packet types decoded: \(decodedTypes.sorted())")
-    #expect(errors.count >= 15, "errors seen: \(errors)")
+    #expect(decodedTypes == Set(1...15), "packet types decoded: \(decodedTypes.sorted())")
+    #expect(errors.count >= 25, "errors seen: \(errors)")
+    for e in [
+      "malformedProperty", "duplicateProperty", "invalidPropertyValue", "invalidReasonCode",
+      "invalidRetainHandling", "missingTopicName",
+    ] {
+      #expect(errors[e, default: 0] > 0, "no \(e) among \(errors)")
+    }
     #expect(decodedCount > Self.perShard / 10, "only \(decodedCount) frames decoded")
     _ = nonMinimal  // accepted per MQTT 3.1.1; see RemainingLengthTests.nonMinimal
+    _ = v5ConnectNonMinimal  // the known gap above
   }
 }

@@ -10,9 +10,13 @@
 //       streamed through a compacting receive buffer in random-sized reads;
 //   (e) at offset 6 of "BEFORE" + bytes + "AFTER", with and without the junk after visible, to
 //       catch code that reads from offset 0 or past the end;
-// and must decode to the expected fields every time. The decoded packet must only hold views
-// into the input, announce its exact encoded size, and re-encode with Encode.packet into a
-// BufferSink to exactly the input bytes (and overflow a sink one byte too small).
+// and must decode to the expected fields every time. Each vector is decoded with the protocol
+// version it states (a 3.1.1 or MQTT 5 connection; CONNECT carries its own level). The decoded
+// packet must only hold views into the input, have the 3.1.1 form exactly when it is not MQTT 5
+// (every MQTT 5-only part nil), answer the property accessors (byte, uint16, uint32, bytes,
+// contains, all) as the test's own parse of each property block does, announce its exact
+// encoded size, and re-encode with Encode.packet into a BufferSink to exactly the input bytes
+// (and overflow a sink one byte too small).
 // Each MALFORMED vector must produce its error in (a) and at an offset behind a valid frame,
 // and in (b)/(c) answer `needMore` until the point the error becomes detectable, then the same
 // error; a trap anywhere fails the run. Vectors longer than 4 KiB (the remaining-length
@@ -56,6 +60,49 @@ private func needMoreIsRight(_ s: Step, have k: Int, total: Int, header h: Int) 
   return n >= 1 && k + n <= total  // inside the header: never over-ask
 }
 
+/// MQTT 5-only parts are nil exactly when the packet is not MQTT 5: a v5 CONNECT, CONNACK,
+/// PUBLISH, SUBSCRIBE, SUBACK, UNSUBSCRIBE or UNSUBACK always has a property block (its length
+/// is not optional, §3.x.2.x.1); acks, DISCONNECT and AUTH may omit reason code and properties,
+/// but never the reason code alone while keeping the properties.
+func formProblem(_ p: Packet, version: ProtocolVersion) -> String? {
+  let v5 = version == .v5
+  func required(_ props: Properties?, _ what: String) -> String? {
+    (props != nil) == v5
+      ? nil : "\(what): properties \(props == nil ? "nil" : "present") on \(version)"
+  }
+  func optional(_ code: UInt8?, _ props: Properties?, _ what: String) -> String? {
+    if !v5 && (code != nil || props != nil) { return "\(what): MQTT 5 parts on \(version)" }
+    if code == nil && props != nil { return "\(what): properties without a reason code" }
+    return nil
+  }
+  switch p {
+  case .connect(let c):
+    let c5 = c.version == .v5
+    if (c.properties != nil) != c5 {
+      return "CONNECT level \(c.version): properties \(c.properties != nil)"
+    }
+    if let w = c.will, (w.properties != nil) != c5 {
+      return "CONNECT level \(c.version): will properties"
+    }
+    return nil
+  case .connack(let a): return required(a.properties, "CONNACK")
+  case .publish(let pub): return required(pub.properties, "PUBLISH")
+  case .puback(let a), .pubrec(let a), .pubrel(let a), .pubcomp(let a):
+    return optional(a.reasonCode, a.properties, "ack")
+  case .subscribe(let s): return required(s.properties, "SUBSCRIBE")
+  case .suback(let a): return required(a.properties, "SUBACK")
+  case .unsuback(let a):
+    if !v5 && a.reasonCodes.count != 0 { return "UNSUBACK: reason codes on \(version)" }
+    return required(a.properties, "UNSUBACK")
+  case .unsubscribe(let u): return required(u.properties, "UNSUBSCRIBE")
+  case .disconnect(let d): return optional(d.reasonCode, d.properties, "DISCONNECT")
+  case .auth(let a):
+    if !v5 { return "AUTH decoded on \(version)" }
+    return optional(a.reasonCode, a.properties, "AUTH")
+  case .pingreq, .pingresp: return nil
+  }
+}
+
 @Suite("Decoder verifier: valid vectors")
 struct ValidVectorTests {
   @Test("(a) whole: fields, borrowed views, sizes, re-encoding", arguments: Vectors.valid)
@@ -73,6 +120,10 @@ struct ValidVectorTests {
       let d = Decoded(p)
       #expect(d == expectedPacket(v))
       #expect(frame.type == d.type)
+      if let problem = formProblem(p, version: v.version) { Issue.record("\(problem)") }
+      for block in propertyBlocks(p) {
+        for problem in accessorProblems(block) { Issue.record("accessor: \(problem)") }
+      }
 
       // Zero copy: every view lies inside the input buffer.
       let lo = buf.baseAddress!
@@ -396,6 +447,23 @@ struct RemainingLengthTests {
       #expect(frame.totalLength == bytes.count)
       let p = try Packet.decode(frame, buf, version: .v311)
       #expect(encode(p, capacity: 16).bytes == canonical)
+    }
+  }
+
+  /// MQTT 5 makes the shortest form mandatory [MQTT-1.5.5-1]: the same frames are malformed on
+  /// an MQTT 5 connection, known from the header alone.
+  @Test(
+    "non-minimal remaining lengths are malformed on an MQTT 5 connection [MQTT-1.5.5-1]",
+    arguments: [
+      [0xC0, 0x80, 0x00] as [UInt8],  // PINGREQ, 0 in two bytes
+      [0xC0, 0x80, 0x80, 0x80, 0x00],  // PINGREQ, 0 in four bytes
+      [0x40, 0x82, 0x00, 0x00, 0x01],  // PUBACK, 2 in two bytes
+    ])
+  func nonMinimalV5(frame bytes: [UInt8]) {
+    bytes.withUnsafeBytes { buf in
+      _ = #expect(throws: DecodeError.malformedVariableByteInteger) {
+        try Frame.detect(buf, maxPacketBytes: 100, version: .v5)
+      }
     }
   }
 }
