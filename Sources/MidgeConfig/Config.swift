@@ -43,6 +43,8 @@ public struct Settings {
   public var allowAnonymous: Bool?
   public var configPath: String?
   public var portOverride: UInt16?
+  /// `--memory`: applied after the config file.
+  public var memoryOverride: Int?
   public var verbose = false
 
   public init() {}
@@ -111,8 +113,10 @@ public enum Config {
         s.portOverride = p
       } else if eq(a, "--memory") {
         let v = try value(a)
-        guard let bytes = parseSize(v) else { throw ConfigError("invalid size '\(text(v))' for --memory (e.g. 16MiB)") }
-        s.limits.memoryBudgetBytes = bytes
+        guard let bytes = parseSize(v), bytes >= budgetMin, bytes <= budgetMax else {
+          throw ConfigError("invalid size '\(text(v))' for --memory (\(budgetMin)..\(budgetMax) bytes, e.g. 16MiB)")
+        }
+        s.memoryOverride = bytes
       } else {
         throw ConfigError("unknown option '\(text(a))' (see midge --help)")
       }
@@ -185,7 +189,7 @@ public enum Config {
         throw ConfigError("invalid value '\(text(v))' for 'allow_anonymous' (true or false)")
       }
     } else if eq(key, "memory_budget") {
-      s.limits.memoryBudgetBytes = try size(64 << 10, Config.budgetMax)
+      s.limits.memoryBudgetBytes = try size(Config.budgetMin, Config.budgetMax)
     } else if eq(key, "max_connections") {
       // Mosquitto's -1 ("unlimited") keeps the board's default: midge always has a bound.
       let v = try one()
@@ -209,11 +213,14 @@ public enum Config {
       s.limits.keepAliveMaxSeconds = try count(1, 65535)
     } else if eq(key, "connect_timeout") {
       s.limits.connectTimeoutSeconds = try count(1, 3600)
+    } else if eq(key, "max_inflight_messages") {
+      s.limits.inflightMax = try count(1, 65535)
     } else {
       throw ConfigError("unknown key '\(text(key))'")
     }
   }
 
+  public static let budgetMin = 64 << 10
   /// 1 TiB, or what a 32-bit address space can hold.
   public static let budgetMax = Int.bitWidth == 32 ? Int(Int32.max) : 1 << 40
 
@@ -287,8 +294,7 @@ public enum Config {
     } else {
       return nil
     }
-    let bytes = n << Int64(shift)
-    guard n <= Int64(1) << 40, bytes <= Int64(Int.max) else { return nil }
-    return Int(bytes)
+    guard n <= Int64(1) << 40, n <= Int64(Int.max) >> Int64(shift) else { return nil }
+    return Int(n << Int64(shift))
   }
 }

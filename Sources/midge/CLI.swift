@@ -29,9 +29,7 @@ enum CLI {
         return 0
       }
       if let path = cli.configPath { try readConfig(path, into: &settings) }
-      if cli.limits.memoryBudgetBytes != Limits().memoryBudgetBytes {
-        settings.limits.memoryBudgetBytes = cli.limits.memoryBudgetBytes
-      }
+      if let bytes = cli.memoryOverride { settings.limits.memoryBudgetBytes = bytes }
     } catch {
       fail(error.message)
       return 2
