@@ -4,6 +4,8 @@
 # static Embedded Swift executable per board profile (boards/<name>.conf) with the local Swift SDK
 # bundle in toolchain/ (see toolchain/README.md); nothing is installed into ~/.swiftpm.
 
+SHELL := /bin/bash
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 SWIFT ?= swift
 # Swift 6.3.1 lives in /opt/swift on the project machines; use it when `swift` is not on PATH.
 ifeq ($(shell command -v $(SWIFT) 2>/dev/null),)
@@ -20,13 +22,19 @@ PYTHON ?= python3
 #   make deps                        install what is missing (apt, pip) and nothing else
 #   make unit                        host unit tests only (swift test)
 #   make integration BOARD=<name>    integration tests against dist/<name>/midge (qemu on ARM)
+#   make fuzz [FUZZ_SECONDS=60]      libFuzzer over the codec, seeded from the vector table
+#   make bench-wire                  PUBLISH decode+encode micro-benchmark (ns per packet)
 
 # The board `make run` builds: this machine's architecture.
 HOST_ARCH  := $(shell uname -m)
 HOST_BOARD := $(if $(filter aarch64 arm64,$(HOST_ARCH)),raspberry-pi-4,$(if $(filter armv7l armv7,$(HOST_ARCH)),turris-omnia,x86_64-generic))
 ARGS ?=
 
-.PHONY: run test deps unit integration integration-all
+.PHONY: run test deps unit integration integration-all fuzz bench-wire
+
+FUZZ_SECONDS ?= 60
+FUZZ_DIR     := $(ROOT)/.build-fuzz
+WIRE_SOURCES := $(wildcard $(ROOT)/Sources/MQTTWire/*.swift)
 
 deps:
 	@bash $(ROOT)/toolchain/install-deps.sh
@@ -51,9 +59,33 @@ integration: board
 integration-all:
 	@for b in $(BOARDS); do $(MAKE) --no-print-directory integration BOARD=$$b || exit 1; done
 
+# The fuzzer and the benchmark compile the codec's sources with the harness into one module.
+$(FUZZ_DIR)/wire-fuzz: $(WIRE_SOURCES) $(ROOT)/Fuzz/WireFuzz.swift
+	@mkdir -p $(FUZZ_DIR)
+	$(SWIFT)c -sanitize=fuzzer,address -parse-as-library -O -use-ld=lld -module-name WireFuzz \
+	  $(WIRE_SOURCES) $(ROOT)/Fuzz/WireFuzz.swift -o $@
+
+# Seeds: every vector of Tests/MQTTWireTests (written by the fuzzCorpus test). A crash stops
+# the run with exit 1 and leaves the input in $(FUZZ_DIR)/crash-*; keep it as a vector.
+fuzz: $(FUZZ_DIR)/wire-fuzz
+	@mkdir -p $(FUZZ_DIR)/corpus
+	@MIDGE_FUZZ_CORPUS=$(FUZZ_DIR)/seeds $(SWIFT) test --package-path $(ROOT) --filter fuzzCorpus >/dev/null
+	@echo "== fuzz: codec, $(FUZZ_SECONDS) s"
+	@$(FUZZ_DIR)/wire-fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds > $(FUZZ_DIR)/fuzz.log 2>&1; \
+	  rc=$$?; grep -E "^(Done|stat::number_of_executed_units|stat::new_units_added)|ERROR|SUMMARY|Test unit written" \
+	  $(FUZZ_DIR)/fuzz.log; [ $$rc -eq 0 ] || echo "fuzz: FAILED (exit $$rc), log: $(FUZZ_DIR)/fuzz.log"; exit $$rc
+
+bench-wire:
+	@mkdir -p $(FUZZ_DIR)
+	$(SWIFT)c -O -wmo -module-name WireBench $(WIRE_SOURCES) $(ROOT)/bench/wire/main.swift -lm \
+	  -o $(FUZZ_DIR)/wire-bench
+	@$(FUZZ_DIR)/wire-bench
+
 test: deps
 	@$(MAKE) --no-print-directory sdk-check
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz
 	@$(MAKE) --no-print-directory integration-all
 
 
@@ -66,7 +98,6 @@ test: deps
 #   make board-clean          remove .build-<board>/ scratch paths and dist/
 # PKG=<dir> builds another package with the same shape (product $(PRODUCT)), e.g. a probe.
 
-ROOT      := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
 PKG       ?= $(ROOT)
 PRODUCT   ?= midge
 SDKS_PATH := $(ROOT)/toolchain
