@@ -307,40 +307,11 @@ public struct OutProperties: PropertySource {
     return false
   }
 
+  /// Measured by writing into a counting sink, so size and bytes cannot disagree.
   public var byteCount: Int {
-    var n = 0
-    if payloadFormatIndicator != nil { n += 2 }
-    if messageExpiryInterval != nil { n += 5 }
-    if let v = contentType { n += 3 + v.count }
-    if let v = responseTopic { n += 3 + v.count }
-    if let v = correlationData { n += 3 + v.count }
-    let ids = subscriptionIdentifiers
-    for i in ids.indices where ids[i] != 0 { n += 1 + VariableByteInteger.size(Int(ids[i])) }
-    if sessionExpiryInterval != nil { n += 5 }
-    if let v = assignedClientIdentifier { n += 3 + v.count }
-    if serverKeepAlive != nil { n += 3 }
-    if let v = authenticationMethod { n += 3 + v.count }
-    if let v = authenticationData { n += 3 + v.count }
-    if let v = responseInformation { n += 3 + v.count }
-    if let v = serverReference { n += 3 + v.count }
-    if let v = reasonString { n += 3 + v.count }
-    if receiveMaximum != nil { n += 3 }
-    if topicAliasMaximum != nil { n += 3 }
-    if topicAlias != nil { n += 3 }
-    if maximumQoS != nil { n += 2 }
-    if retainAvailable != nil { n += 2 }
-    if let from = userPropertiesFrom {
-      for var r in from.all(.userProperty) {
-        let start = r.offset
-        Properties.skip(.userProperty, &r)
-        n += 1 + (r.offset - start)
-      }
-    }
-    if maximumPacketSize != nil { n += 5 }
-    if wildcardSubscriptionAvailable != nil { n += 2 }
-    if subscriptionIdentifierAvailable != nil { n += 2 }
-    if sharedSubscriptionAvailable != nil { n += 2 }
-    return n
+    var counter = CountingSink()
+    write(into: &counter)
+    return counter.count
   }
 
   public func write<S: ByteSink>(into s: inout S) {
