@@ -21,7 +21,8 @@ PYTHON ?= python3
 #   make test                        install what is missing, run every test (what CI runs)
 #   make deps                        install what is missing (apt, pip) and nothing else
 #   make unit                        host unit tests only (swift test)
-#   make integration BOARD=<name>    integration tests against dist/<name>/midge (qemu on ARM)
+#   make integration BOARD=<name>    integration tests against dist/<name>/midge (qemu on ARM),
+#                                    with MIDGE_ALLOC_TRAP=1: any allocation after startup traps
 #   make fuzz [FUZZ_SECONDS=60]      libFuzzer over the codec, seeded from the vector table
 #   make bench-wire                  PUBLISH decode+encode micro-benchmark (ns per packet)
 
@@ -53,7 +54,7 @@ integration: board
 	  armv7-*) case "$(HOST_ARCH)" in armv7*) ;; *) echo qemu-arm-static;; esac;; esac); \
 	scale=1; [ -n "$$prefix" ] && scale=3; \
 	echo "== integration: $(BOARD) ($$sdk$${prefix:+ under $$prefix})"; \
-	MIDGE_BIN=$(DIST)/$(BOARD)/midge MIDGE_EXEC_PREFIX=$$prefix MIDGE_TIME_SCALE=$$scale \
+	MIDGE_BIN=$(DIST)/$(BOARD)/midge MIDGE_EXEC_PREFIX=$$prefix MIDGE_TIME_SCALE=$$scale MIDGE_ALLOC_TRAP=1 \
 	  $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/Tests/integration
 
 integration-all:

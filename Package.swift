@@ -4,8 +4,14 @@
 // -enable-experimental-feature Embedded, -wmo and -Osize: the manifest carries no embedded
 // flags. Layers (dependencies point down only):
 //   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire
-//   MidgeConfig (pure) is used by midge; CPlatform (C) only by Platform and midge.
+//   MidgeConfig (pure) is used by midge; CPlatform (C) only by Platform and midge;
+//   CAllocHook (C) only by midge.
 import PackageDescription
+
+// The product's allocation guard (Sources/CAllocHook): every malloc-family call goes through
+// counting wrappers, so a test can prove that nothing is allocated after startup.
+let wrapAllocations = ["malloc", "calloc", "realloc", "free", "posix_memalign", "aligned_alloc", "memalign"]
+  .flatMap { ["-Xlinker", "--wrap=\($0)"] }
 
 let package = Package(
   name: "midge",
@@ -14,13 +20,15 @@ let package = Package(
   ],
   targets: [
     .target(name: "CPlatform"),
+    .target(name: "CAllocHook"),
     .target(name: "MQTTWire"),
     .target(name: "Bounded"),
     .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded"]),
     .target(name: "MidgeConfig", dependencies: ["BrokerCore"]),
     .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform"]),
     .executableTarget(
-      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "CPlatform"]),
+      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "CPlatform", "CAllocHook"],
+      linkerSettings: [.unsafeFlags(wrapAllocations)]),
     // Counts malloc-family calls per thread in the test process (host only, never shipped).
     .target(name: "HostAllocCounter", path: "Tests/HostAllocCounter"),
     .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "HostAllocCounter"]),

@@ -1,6 +1,7 @@
 // Command-line driver: builds Settings, prints help/version/plan, starts the broker.
 import Bounded
 import BrokerCore
+import CAllocHook
 import CPlatform
 import MidgeConfig
 import Platform
@@ -99,7 +100,15 @@ enum CLI {
       out("\(stamp()): warning: open file limit \(nofile) is below max_connections + listeners\n", fd: 2)
     }
     out("\(stamp()): memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved\n", fd: 2)
+    // Startup ends here: from now on the broker allocates nothing (counted; see CAllocHook).
+    allochook_seal()
     loop.run()
+    let after = allochook_sealed_allocations()
+    allochook_unseal()
+    if allochook_enabled() != 0 {
+      let startup = allochook_startup_allocations()
+      out("\(stamp()): allocations: \(startup) at startup, \(after) after startup\n", fd: 2)
+    }
     out("\(stamp()): midge stopped\n", fd: 2)
     return 0
   }

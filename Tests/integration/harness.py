@@ -132,6 +132,15 @@ class Broker:
             what = f"exited on its own with code {rc}"
         return f"broker {' '.join(self.command)} {what}\n{self.stderr_tail()}"
 
+    def terminate(self, timeout):
+        """Stop the broker on purpose (SIGTERM) and wait; returns its exit code. A broker
+        stopped this way is not reported as having died during the test."""
+        self.proc.terminate()
+        code = self.proc.wait(timeout=timeout)
+        self.stopped = True
+        self.reported = True
+        return code
+
     def stop(self, timeout):
         """Terminate; returns a failure message if the broker had died by itself."""
         if self.stopped:

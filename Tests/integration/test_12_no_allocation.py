@@ -1,0 +1,109 @@
+"""12. No allocation after startup (the memory budget's promise).
+
+Here's how it works: the static binary wraps the malloc family (Sources/CAllocHook). It
+counts allocations during startup and, separately, after startup; on shutdown it logs
+"allocations: N at startup, M after startup". This test drives a real workload through every
+path the broker has -- a connection storm past the connection table, QoS 0/1/2 publishes,
+wildcard fan-out, large packets, takeovers, garbage, keep-alive expiry, connect timeouts,
+unsubscribes, disconnects -- then stops the broker and requires M == 0. N > 0 proves the
+wrappers are linked (a build without them would log nothing and fail here, not pass).
+With MIDGE_ALLOC_TRAP=1 (set by `make test` for every integration run) an allocation after
+startup traps at once, and the harness reports the crash.
+"""
+
+import re
+import time
+
+import pytest
+
+import mqttraw
+from clients import Paho
+from harness import scaled
+
+pytestmark = pytest.mark.midge_only
+
+CONFIG = ["max_connections 64", "connect_timeout 1", "max_packet_size 65536"]
+
+
+def wait_for_free_slot(port):
+    """Bounded wait until the broker has processed the storm's closes and admits a client."""
+    deadline = time.monotonic() + scaled(10)
+    for attempt in range(100):
+        try:
+            c = mqttraw.connected_client(port, client_id="alloc-probe", timeout=scaled(2))
+            c.send(mqttraw.DISCONNECT)
+            c.close()
+            return
+        except (ConnectionError, TimeoutError, AssertionError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    raise AssertionError("no connection slot became free")
+
+
+def run_workload(port):
+    # Subscribers with overlapping wildcard filters, on every QoS request.
+    subs = [Paho(port, client_id=f"alloc-sub-{i}").wait_connected() for i in range(3)]
+    subs[0].subscribe("w/#")
+    subs[1].subscribe("w/+/x", "w/a/#")
+    subs[2].subscribe("#")
+    pub = Paho(port, client_id="alloc-pub").wait_connected()
+    for i in range(300):
+        pub.publish(f"w/{'ab'[i % 2]}/x", f"m{i}")
+    for q in (1, 2):
+        info = pub.client.publish("w/a/x", b"qos" * 10, qos=q)
+        info.wait_for_publish(scaled(5))
+    # A packet larger than one I/O chunk goes through the large-packet buffers.
+    pub.publish("w/a/big", b"L" * 40_000)
+    for s in subs[:2]:
+        s.wait_messages(303)
+
+    # Connection storm beyond max_connections (64): the excess is closed at once.
+    storm = []
+    for i in range(90):
+        c = mqttraw.RawClient(port, timeout=scaled(5))
+        storm.append(c)
+    for c in storm[:40]:
+        c.send(mqttraw.connect(client_id=f"storm-{len(storm)}-{id(c)}"))
+    for c in storm:
+        c.close()
+    wait_for_free_slot(port)
+
+    # Takeover: the same client id twice.
+    first = mqttraw.connected_client(port, client_id="alloc-twin", timeout=scaled(5))
+    second = mqttraw.connected_client(port, client_id="alloc-twin", timeout=scaled(5))
+    first.wait_closed(scaled(5))
+    second.send(mqttraw.DISCONNECT)
+    second.wait_closed(scaled(5))
+
+    # Garbage and protocol errors.
+    for junk in (b"\x00\x00", b"GET / HTTP/1.1\r\n\r\n", b"\x30\xff\xff\xff\xff\x7f",
+                 mqttraw.connect(client_id="bad", level=7)):
+        with mqttraw.RawClient(port, timeout=scaled(5)) as c:
+            c.send(junk)
+            c.wait_closed(scaled(5))
+
+    # Keep alive expiry and connect timeout.
+    ka = mqttraw.connected_client(port, client_id="alloc-ka", timeout=scaled(5), keepalive=1)
+    silent = mqttraw.RawClient(port, timeout=scaled(5))
+    ka.wait_closed(scaled(4))
+    silent.wait_closed(scaled(4))
+
+    subs[1].unsubscribe("w/+/x")
+    for c in subs + [pub]:
+        c.disconnect()
+        c.close()
+
+
+def test_no_allocation_after_startup(broker):
+    b = broker(CONFIG)
+    run_workload(b.port)
+    assert b.alive()
+    code = b.terminate(scaled(10))
+    log = b.stderr_path.read_text()
+    m = re.search(r"allocations: (\d+) at startup, (\d+) after startup", log)
+    assert m, f"no allocation report in the broker's log:\n{log[-2000:]}"
+    startup, after = int(m.group(1)), int(m.group(2))
+    assert startup > 0, "the allocation wrappers are not linked into this binary"
+    assert after == 0, f"{after} allocations after startup"
+    assert code == 0, f"exit code {code} after SIGTERM"
