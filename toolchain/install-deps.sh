@@ -6,7 +6,7 @@
 set -u
 apt_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
           libc6-dev-armhf-cross qemu-user-static musl-tools musl-dev:arm64 musl-dev:armhf
-          mosquitto mosquitto-clients openssl)
+          mosquitto mosquitto-clients openssl iproute2)
 py_pkgs=("paho-mqtt==2.1.0" "pytest")
 
 missing=()

@@ -35,6 +35,11 @@ public struct Limits: Sendable, Equatable {
   /// (`max_inflight_messages`). A client that sends more is disconnected without an
   /// acknowledgement of the excess PUBLISH, so it is neither lost nor delivered twice.
   public var inflightMax = 20
+  /// Kernel send / receive buffer of each client socket (SO_SNDBUF / SO_RCVBUF), in bytes
+  /// (`socket_send_buffer`, `socket_receive_buffer`); 0 leaves the kernel's default and its
+  /// autotuning. Kernel memory, outside the budget: `--plan` shows the worst case.
+  public var socketSendBufferBytes = 0
+  public var socketReceiveBufferBytes = 0
 
   public init() {}
 }
@@ -151,5 +156,11 @@ extension Limits {
     if keepAliveMaxSeconds < 1 || keepAliveMaxSeconds > 65535 { throw fail("max_keepalive must be 1..65535") }
     if connectTimeoutSeconds < 1 || connectTimeoutSeconds > 3600 { throw fail("connect_timeout must be 1..3600") }
     if inflightMax < 1 || inflightMax > 65535 { throw fail("max_inflight_messages must be 1..65535") }
+    if socketSendBufferBytes < 0 || socketSendBufferBytes > 16 << 20 {
+      throw fail("socket_send_buffer must be 0..16MiB")
+    }
+    if socketReceiveBufferBytes < 0 || socketReceiveBufferBytes > 16 << 20 {
+      throw fail("socket_receive_buffer must be 0..16MiB")
+    }
   }
 }

@@ -215,6 +215,10 @@ public enum Config {
       s.limits.connectTimeoutSeconds = try count(1, 3600)
     } else if eq(key, "max_inflight_messages") {
       s.limits.inflightMax = try count(1, 65535)
+    } else if eq(key, "socket_send_buffer") {
+      s.limits.socketSendBufferBytes = try size(0, 16 << 20)
+    } else if eq(key, "socket_receive_buffer") {
+      s.limits.socketReceiveBufferBytes = try size(0, 16 << 20)
     } else {
       throw ConfigError("unknown key '\(text(key))'")
     }

@@ -115,7 +115,8 @@ public final class EventLoop {
     let listener = listeners[index]
     var accepted = 0
     while accepted < EventLoop.acceptsPerTurn {
-      let fd = cp_accept(listener.fd)
+      let fd = cp_accept(
+        listener.fd, Int32(broker.limits.socketSendBufferBytes), Int32(broker.limits.socketReceiveBufferBytes))
       if fd < 0 {
         if fd == -CP_EMFILE || fd == -CP_ENFILE || fd == -CP_ENOBUFS || fd == -CP_ENOMEM {
           acceptErrors += 1

@@ -125,6 +125,16 @@ enum CLI {
     let percent = total * 1000 / Int64(budget)
     out(pad("total (with alignment)", 46, left: true) + pad("\(total)", 14)
       + "  (\(percent / 10).\(percent % 10)% of budget)\n")
+    let l = plan.limits
+    if l.socketSendBufferBytes > 0 && l.socketReceiveBufferBytes > 0 {
+      // Linux doubles the value set, for its own bookkeeping (socket(7)).
+      let each = 2 * (l.socketSendBufferBytes + l.socketReceiveBufferBytes)
+      out("kernel socket buffers, outside the budget: \(l.connectionsMax) x \(each) = "
+        + "\(Int64(l.connectionsMax) * Int64(each)) bytes at most (socket_send_buffer, socket_receive_buffer)\n")
+    } else {
+      out("kernel socket buffers, outside the budget: kernel defaults (set socket_send_buffer and "
+        + "socket_receive_buffer to bound them)\n")
+    }
   }
 
   // MARK: small helpers (startup only: these allocate)

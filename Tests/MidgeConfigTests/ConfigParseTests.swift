@@ -52,6 +52,9 @@ struct ConfigParseTests {
       io_chunk_size 2048
       max_keepalive 600
       connect_timeout 5
+      max_inflight_messages 7
+      socket_send_buffer 32KiB
+      socket_receive_buffer 16384
 
       """)
     var expected = Limits()
@@ -66,6 +69,9 @@ struct ConfigParseTests {
     expected.chunkBytes = 2048
     expected.keepAliveMaxSeconds = 600
     expected.connectTimeoutSeconds = 5
+    expected.inflightMax = 7
+    expected.socketSendBufferBytes = 32 << 10
+    expected.socketReceiveBufferBytes = 16384
     #expect(s.limits == expected)
     #expect(s.allowAnonymous == true)
     #expect(s.listeners.map(\.port) == [1883, 8883, 1884])
@@ -135,6 +141,9 @@ struct ConfigParseTests {
       ("max_packet_size 63", "my.conf:1: invalid value '63' for 'max_packet_size' (64..268435460)"),
       ("large_packet_buffers 0", "my.conf:1: invalid value '0' for 'large_packet_buffers' (1..65536)"),
       ("connect_timeout 3601", "my.conf:1: invalid value '3601' for 'connect_timeout' (1..3600)"),
+      ("max_inflight_messages 0", "my.conf:1: invalid value '0' for 'max_inflight_messages' (1..65535)"),
+      ("socket_send_buffer 17MiB",
+       "my.conf:1: invalid size '17MiB' for 'socket_send_buffer' (0..16777216 bytes; suffixes KiB, MiB, GiB)"),
       ("max_subscriptions +5", "my.conf:1: invalid value '+5' for 'max_subscriptions' (1..10000000)"),
       ("listener", "my.conf:1: 'listener' takes PORT [ADDRESS]"),
       ("listener 1883 127.0.0.1 extra", "my.conf:1: 'listener' takes PORT [ADDRESS]"),

@@ -37,8 +37,9 @@ long cp_read_file(const char *path, void *buf, size_t cap);
 // TCP listener on address (IPv4 or IPv6 literal; NULL or "" means all IPv4 interfaces).
 // Non-blocking, SO_REUSEADDR, close-on-exec. Returns the fd or -errno (-EINVAL: bad address).
 int cp_listen_tcp(const char *address, uint16_t port, int backlog);
-// Accepts one connection: non-blocking, close-on-exec, TCP_NODELAY on. Returns fd or -errno.
-int cp_accept(int listen_fd);
+// Accepts one connection: non-blocking, close-on-exec, TCP_NODELAY on, and SO_SNDBUF /
+// SO_RCVBUF set to send_buffer / receive_buffer when those are > 0. Returns fd or -errno.
+int cp_accept(int listen_fd, int send_buffer, int receive_buffer);
 // The port a socket is bound to (for listeners opened on port 0), or -errno.
 int cp_local_port(int fd);
 int cp_close(int fd);
