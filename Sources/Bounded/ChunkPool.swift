@@ -195,4 +195,11 @@ public struct IndexRing {
     count -= 1
     return v
   }
+
+  /// Takes the most recently pushed value instead (the ring used as a stack).
+  public mutating func popNewest() -> UInt32? {
+    guard count > 0 else { return nil }
+    count -= 1
+    return storage[(head + count) % storage.count]
+  }
 }

@@ -36,13 +36,15 @@ public final class Broker {
   var largeWaiters: IndexRing
   /// Slots [0, slotHighWater) have been used at least once; timer scans stop there.
   var slotHighWater = 0
+  /// Open connections that are not refusals; at most `max_connections`.
+  var admittedCount = 0
   var publishStamp: UInt32 = 0
   var nextScanMs: UInt64 = 0
   static let scanIntervalMs: UInt64 = 100
 
   public init(plan: BrokerPlan, arena: Arena) {
     limits = plan.limits
-    let n = limits.connectionsMax
+    let n = limits.slotCount
     connections = arena.bind(plan.connections)
     connections.initialize(repeating: Connection())
     clientIDs = arena.bind(plan.clientIDs)
@@ -68,20 +70,23 @@ public final class Broker {
     interestQueue = ring(3)
     chunkWaiters = ring(4)
     largeWaiters = ring(5)
-    var s = 0
-    while s < n {
+    // Free slots are a stack: the slot freed last is reused first, so new connections land on
+    // memory that is already resident, and low slots are used first.
+    var s = n
+    while s > 0 {
+      s -= 1
       _ = freeSlots.push(UInt32(s))
-      s += 1
     }
   }
 
   // MARK: events
 
-  /// A new network connection. Nil when every slot is in use: the platform closes the socket
-  /// at once (counted in `stats.connectionsRefusedFull`).
+  /// A new network connection. When `max_connections` clients are admitted it takes a refusal
+  /// slot and is answered "server busy" at CONNECT. Nil when even the refusal slots are in use:
+  /// the platform closes the socket at once (counted in `stats.connectionsDroppedFull`).
   public func open(now: UInt64, anonymousAllowed: Bool) -> ConnectionID? {
-    guard let slot = freeSlots.pop() else {
-      stats.connectionsRefusedFull &+= 1
+    guard let slot = freeSlots.popNewest() else {
+      stats.connectionsDroppedFull &+= 1
       return nil
     }
     let s = Int(slot)
@@ -93,6 +98,11 @@ public final class Broker {
     connections[s].state = .awaitingConnect
     connections[s].deadline = now + UInt64(limits.connectTimeoutSeconds) * 1000
     if anonymousAllowed { connections[s].flags.insert(.anonymousAllowed) }
+    if admittedCount < limits.connectionsMax {
+      admittedCount += 1
+    } else {
+      connections[s].flags.insert(.refusing)
+    }
     slotHighWater = max(slotHighWater, s + 1)
     stats.connectionsAccepted &+= 1
     stats.connectionsOpen += 1
@@ -234,6 +244,7 @@ public final class Broker {
     precondition(connections[s].state == .closing, "release of an open connection")
     releaseReceive(s)
     withUnsafeMutablePointer(to: &connections[s].output) { sendPool.release(&$0.pointee) }
+    if !connections[s].flags.contains(.refusing) { admittedCount -= 1 }
     connections[s].state = .free
     connections[s].flags = connections[s].flags.intersection(.ringMembership)
     connections[s].generation = (connections[s].generation &+ 1) & ConnectionID.generationMask
@@ -446,6 +457,21 @@ public final class Broker {
   }
 
   func handleConnect(_ s: Int, _ c: Connect, now: UInt64) {
+    if connections[s].flags.contains(.refusing) {
+      // max_connections clients are connected: answer in protocol, then close.
+      stats.connectionsRefusedFull &+= 1
+      if c.version == .v5 {
+        send(s, size: Encode.connackSize(properties: OutProperties())) {
+          Encode.connack(
+            sessionPresent: false, reasonCode: ReasonCode.serverBusy.rawValue, properties: OutProperties(),
+            into: &$0)
+        }
+        close(s, .connectRefused)
+      } else {
+        refuseConnect(s, .serverUnavailable)
+      }
+      return
+    }
     if c.version == .v5 {
       // MQTT 5 sessions are not served yet: refuse in the v5 form. [MQTT-3.1.2-2]
       send(s, size: Encode.connackSize(properties: OutProperties())) {

@@ -47,7 +47,7 @@ enum ReceiveBuffer: UInt8 {
 /// until popped), so that a reused slot is never pushed twice and a ring of one entry per
 /// slot cannot overflow. The others describe the current connection and reset with it.
 struct ConnectionFlags: OptionSet {
-  let rawValue: UInt8
+  let rawValue: UInt16
   static let queuedForFlush = ConnectionFlags(rawValue: 1 << 0)
   static let queuedForInterest = ConnectionFlags(rawValue: 1 << 1)
   static let inChunkRing = ConnectionFlags(rawValue: 1 << 2)
@@ -59,6 +59,8 @@ struct ConnectionFlags: OptionSet {
   static let waitingChunk = ConnectionFlags(rawValue: 1 << 5)
   static let waitingLarge = ConnectionFlags(rawValue: 1 << 6)
   static let anonymousAllowed = ConnectionFlags(rawValue: 1 << 7)
+  /// Opened while max_connections clients were admitted: its CONNECT is refused.
+  static let refusing = ConnectionFlags(rawValue: 1 << 8)
 }
 
 struct Connection {
@@ -68,7 +70,6 @@ struct Connection {
   var flags: ConnectionFlags = []
   var receiveBuffer: ReceiveBuffer = .none
   var closeReason: CloseReason = .peerClosed
-  var qos2Count: UInt8 = 0
   var clientIDCount: UInt16 = 0
   /// 1.5 x the keep alive in milliseconds; 0 when keep alive is off.
   var keepAliveMs: UInt32 = 0

@@ -7,8 +7,9 @@ import Bounded
 public struct Limits: Sendable, Equatable {
   /// The worst case this process reserves for the broker (`memory_budget`).
   public var memoryBudgetBytes = 16 << 20
-  /// Concurrent network connections (`max_connections`). When full, new TCP connections
-  /// are accepted and closed at once, and counted.
+  /// Concurrent clients (`max_connections`). When full, a new connection is answered from one
+  /// of `refusalSlots` extra slots: CONNACK 3 (3.1.1) / 0x89 Server busy (5.0), then closed.
+  /// Only when those are busy too is it closed without a CONNACK. Both are counted.
   public var connectionsMax = 1024
   /// Subscriptions across all clients (`max_subscriptions`). When full: SUBACK 0x80.
   public var subscriptionsMax = 8192
@@ -42,6 +43,13 @@ public struct Limits: Sendable, Equatable {
   public var socketReceiveBufferBytes = 0
 
   public init() {}
+
+  /// Extra slots that only answer a refusal while the table is full: 1/16 of max_connections,
+  /// at least 4 and at most 64.
+  public var refusalSlots: Int { min(64, max(4, connectionsMax / 16)) }
+
+  /// Every slot: admitted clients plus refusal slots.
+  public var slotCount: Int { connectionsMax + refusalSlots }
 }
 
 /// Why a plan does not fit, naming the consumer to shrink.
@@ -83,7 +91,7 @@ public struct BrokerPlan {
   ) throws(PlanError) -> BrokerPlan {
     try limits.verify()
     var m = MemoryPlan()
-    let n = limits.connectionsMax
+    let n = limits.slotCount  // max_connections + refusal slots
     let connections = m.reserve("connection slots", Connection.self, count: n)
     let sockets = m.reserveBytes("socket table", count: n, bytesEach: socketBytesPerConnection)
     let loopBuffers = m.reserveBytes("event loop buffers", count: 1, bytesEach: loopBufferBytes)

@@ -38,8 +38,10 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
 /// Counters are 64-bit and wrap instead of trapping, on 32-bit boards too.
 public struct Stats: Sendable {
   public var connectionsAccepted: UInt64 = 0
-  /// TCP connections closed at once because every connection slot was in use.
+  /// CONNECTs refused (CONNACK 3 / 0x89) because max_connections clients were connected.
   public var connectionsRefusedFull: UInt64 = 0
+  /// TCP connections closed without a CONNACK because even the refusal slots were in use.
+  public var connectionsDroppedFull: UInt64 = 0
   public var connectionsOpen = 0
   public var clientsConnected = 0
   public var clientsMaximum = 0

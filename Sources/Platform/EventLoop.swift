@@ -126,7 +126,7 @@ public final class EventLoop {
       }
       accepted += 1
       guard let id = broker.open(now: now, anonymousAllowed: listener.anonymousAllowed) else {
-        _ = cp_close(fd)  // every connection slot is in use (counted by the core)
+        _ = cp_close(fd)  // every slot, refusal slots included, is in use (counted by the core)
         continue
       }
       let s = Int(id.slot)

@@ -68,7 +68,7 @@ enum CLI {
   }
 
   static func run(_ settings: Settings, _ plan: BrokerPlan) -> Int32 {
-    let wanted = settings.limits.connectionsMax + settings.effectiveListeners.count + 16
+    let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
     let nofile = cp_raise_nofile(wanted)
     var sockets: [ListenerSocket] = []
     for l in settings.effectiveListeners {
@@ -129,8 +129,8 @@ enum CLI {
     if l.socketSendBufferBytes > 0 && l.socketReceiveBufferBytes > 0 {
       // Linux doubles the value set, for its own bookkeeping (socket(7)).
       let each = 2 * (l.socketSendBufferBytes + l.socketReceiveBufferBytes)
-      out("kernel socket buffers, outside the budget: \(l.connectionsMax) x \(each) = "
-        + "\(Int64(l.connectionsMax) * Int64(each)) bytes at most (socket_send_buffer, socket_receive_buffer)\n")
+      out("kernel socket buffers, outside the budget: \(l.slotCount) x \(each) = "
+        + "\(Int64(l.slotCount) * Int64(each)) bytes at most (socket_send_buffer, socket_receive_buffer)\n")
     } else {
       out("kernel socket buffers, outside the budget: kernel defaults (set socket_send_buffer and "
         + "socket_receive_buffer to bound them)\n")

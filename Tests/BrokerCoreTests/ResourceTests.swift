@@ -145,23 +145,33 @@ struct ResourceTests {
     net.closeAllAndCheckPools()
   }
 
-  @Test("a full connection table: open returns nil and counts; a released slot is reused with a new generation")
+  @Test("a full connection table answers CONNACK 3 from the refusal slots, then open returns nil; a released slot is reused with a new generation [MQTT-3.2.2-5]")
   func connectionTableFull() throws {
     let limits = smallLimits()
     let net = FakeNetwork(limits)
     var ids: [ConnectionID] = []
     for i in 0..<limits.connectionsMax { ids.append(try net.client("c\(i)")) }
+    // max_connections clients are in: the next ones get refusal slots and "server unavailable".
+    var refused: [ConnectionID] = []
+    for _ in 0..<limits.refusalSlots { refused.append(try #require(net.connect())) }
     #expect(net.connect() == nil)
     #expect(net.connect() == nil)
-    #expect(net.stats.connectionsRefusedFull == 2)
+    #expect(net.stats.connectionsDroppedFull == 2)
+    for (i, r) in refused.enumerated() {
+      net.send(r, P.connect(clientID: "late\(i)"))
+      #expect(net.take(r).map(\.bytes) == [P.connack(3)])
+      #expect(net.closed(r) == .connectRefused)
+    }
+    #expect(net.stats.connectionsRefusedFull == UInt64(limits.refusalSlots))
     #expect(net.stats.connectionsOpen == limits.connectionsMax)
-    #expect(net.stats.connectionsAccepted == UInt64(limits.connectionsMax))
+    #expect(net.stats.connectionsAccepted == UInt64(limits.slotCount))
+    #expect(net.stats.clientsConnected == limits.connectionsMax)
 
     let old = ids[3]
     net.send(old, P.subscribe(1, "old/#"))
     net.hangUp(old)
     let new = try #require(net.connect())
-    #expect(new.slot == old.slot, "the only free slot")
+    #expect(new.slot == old.slot, "the most recently freed slot is reused last-in first-out")
     #expect(new.generation == (old.generation + 1) & ConnectionID.generationMask)
     #expect(new != old)
     #expect(ConnectionID(token: new.token) == new)

@@ -80,7 +80,7 @@ struct PlanTests {
   @Test("the names and counts of the lines follow the limits", arguments: PlanTests.shapes.map(\.1))
   func lines(limits: Limits) throws {
     let plan = try BrokerPlan.make(limits)
-    let n = limits.connectionsMax
+    let n = limits.slotCount  // max_connections + refusal slots
     let large = limits.packetBytesMax > limits.chunkBytes ? limits.largeBuffersMax : 0
     let expected: [(String, Int, Int?)] = [
       ("connection slots", n, nil),

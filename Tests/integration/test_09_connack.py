@@ -1,5 +1,8 @@
 """9. CONNACK return codes (MQTT 3.1.1 section 3.2.2.3)."""
 
+import subprocess
+import time
+
 import pytest
 
 import mqttraw
@@ -72,3 +75,58 @@ def test_qos_1_and_2_requests_are_granted_qos_0(broker):
         assert client.read_packet(scaled(5)) == mqttraw.suback(4, [0, 0, 0])
         client.send(mqttraw.publish("q/1", "delivered at qos 0"))
         assert client.read_packet(scaled(5)) == mqttraw.publish("q/1", "delivered at qos 0")
+
+
+# A v5 CONNECT, byte by byte (MQTT 5.0 section 3.1):
+CONNECT_V5 = bytes([
+    0x10, 0x0F,              # CONNECT, remaining length 15
+    0x00, 0x04, 0x4D, 0x51, 0x54, 0x54,  # protocol name "MQTT"
+    0x05,                    # protocol level 5
+    0x02,                    # connect flags: clean start
+    0x00, 0x3C,              # keep alive 60 s
+    0x00,                    # property length 0
+    0x00, 0x02, 0x76, 0x35,  # client identifier "v5"
+])
+
+
+@pytest.mark.midge_only
+def test_full_connection_table_answers_server_unavailable(broker):
+    """max_connections clients are in: a 3.1.1 client gets CONNACK 3 (server unavailable),
+    a v5 client CONNACK 0x89 (server busy), both then closed [MQTT-3.2.2-5]; the connected
+    clients are unaffected."""
+    b = broker(["max_connections 2"])
+    first = mqttraw.connected_client(b.port, client_id="full-1", timeout=scaled(5))
+    second = mqttraw.connected_client(b.port, client_id="full-2", timeout=scaled(5))
+    try:
+        with mqttraw.RawClient(b.port) as late:
+            late.send(mqttraw.connect(client_id="full-3"))
+            assert late.recv_exact(4, scaled(5)) == bytes([0x20, 0x02, 0x00, 0x03])
+            late.wait_closed(scaled(5))
+        with mqttraw.RawClient(b.port) as late5:
+            late5.send(CONNECT_V5)
+            # CONNACK, remaining length 3, session present 0, reason 0x89, no properties.
+            assert late5.recv_exact(5, scaled(5)) == bytes([0x20, 0x03, 0x00, 0x89, 0x00])
+            late5.wait_closed(scaled(5))
+        # A real client sees the refusal too.
+        r = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(b.port), "-t", "x",
+                            "-C", "1", "-W", str(int(scaled(5)))],
+                           capture_output=True, text=True, timeout=scaled(10))
+        assert r.returncode != 0
+        assert "unavailable" in (r.stderr + r.stdout).lower()
+        # The connected clients still work.
+        first.send(mqttraw.PINGREQ)
+        assert first.read_packet(scaled(5)) == bytes([0xD0, 0x00])
+        # When one leaves, a new client is admitted.
+        second.send(mqttraw.DISCONNECT)
+        second.wait_closed(scaled(5))
+        for attempt in range(50):
+            with mqttraw.RawClient(b.port) as again:
+                again.send(mqttraw.connect(client_id="full-4"))
+                ack = again.recv_exact(4, scaled(5))
+            if ack == bytes([0x20, 0x02, 0x00, 0x00]):
+                break
+            time.sleep(0.1)
+        assert ack == bytes([0x20, 0x02, 0x00, 0x00])
+    finally:
+        first.close()
+        second.close()
