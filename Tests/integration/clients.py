@@ -25,7 +25,8 @@ class Paho:
         self.client_id = client_id if client_id is not None else f"midge-test-{next(_ids)}"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=self.client_id,
                                   clean_session=clean_session, protocol=protocol)
-        self.messages = []                 # (topic, payload bytes) in arrival order
+        self.messages = []
+        self.arrivals = []                 # time.monotonic() of each message's arrival
         self.message_event = threading.Condition()
         self.connected = threading.Event()
         self.disconnected = threading.Event()
@@ -53,6 +54,7 @@ class Paho:
     def _on_message(self, client, userdata, msg):
         with self.message_event:
             self.messages.append((msg.topic, bytes(msg.payload)))
+            self.arrivals.append(time.monotonic())
             self.message_event.notify_all()
 
     def _on_ack(self, client, userdata, mid, reason_codes, properties):
@@ -119,6 +121,7 @@ class Paho:
     def clear(self):
         with self.message_event:
             self.messages.clear()
+            self.arrivals.clear()
 
     def disconnect(self, timeout=None):
         """Clean DISCONNECT; asserts paho saw a normal disconnect."""
