@@ -1,7 +1,7 @@
 // Connection slots. One fixed slot per possible network connection, reused through a
 // generation counter so that a stale event for a reused slot is recognised and ignored.
 // A slot holds no buffers of its own: receive and send bytes live in pooled chunks while
-// there are any (see ChunkPool), so an idle connection costs the slot (about 80 bytes),
+// there are any (see ChunkPool), so an idle connection costs the slot (64 bytes),
 // its client identifier and its subscriptions.
 import Bounded
 import MQTTWire
