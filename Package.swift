@@ -4,8 +4,8 @@
 // -enable-experimental-feature Embedded, -wmo and -Osize: the manifest carries no embedded
 // flags. Layers (dependencies point down only):
 //   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire
-//   MidgeConfig (pure) is used by midge; CPlatform (C) only by Platform and midge;
-//   CAllocHook (C) only by midge.
+//   MidgeConfig (pure) is used by midge; the C targets CPlatform and CAllocHook only by
+//   Platform (midge links the allocation wrappers but calls no C itself).
 import PackageDescription
 
 // The product's allocation guard (Sources/CAllocHook): every malloc-family call goes through
@@ -25,9 +25,9 @@ let package = Package(
     .target(name: "Bounded"),
     .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded"]),
     .target(name: "MidgeConfig", dependencies: ["BrokerCore"]),
-    .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform"]),
+    .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform", "CAllocHook"]),
     .executableTarget(
-      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "CPlatform", "CAllocHook"],
+      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore"],
       linkerSettings: [.unsafeFlags(wrapAllocations)]),
     // Counts malloc-family calls per thread in the test process (host only, never shipped).
     .target(name: "HostAllocCounter", path: "Tests/HostAllocCounter"),

@@ -1,21 +1,19 @@
 // Command-line driver: builds Settings, prints help/version/plan, starts the broker.
 import Bounded
 import BrokerCore
-import CAllocHook
-import CPlatform
 import MidgeConfig
 import Platform
 
 enum CLI {
   static func main(_ args: [[UInt8]]) -> Int32 {
     var settings = Settings()
-    let board = String(cString: midge_board_name())
+    let board = System.boardName
     do throws(ConfigError) {
       var cli = Settings()
       try Config.parseArguments(args, into: &cli)
       if cli.action == .help || cli.action == .version { settings.action = cli.action }
       if settings.action == .run {
-        try Config.parse(bytes(midge_board_defaults()), origin: "board profile \(board)", into: &settings)
+        try Config.parse(System.boardDefaults, origin: "board profile \(board)", into: &settings)
       }
       settings.action = cli.action
       settings.verbose = cli.verbose
@@ -57,30 +55,25 @@ enum CLI {
   }
 
   static func readConfig(_ path: String, into settings: inout Settings) throws(ConfigError) {
-    let capacity = 1 << 20
-    var buffer = [UInt8](repeating: 0, count: capacity)
-    let n = buffer.withUnsafeMutableBytes { cp_read_file(path, $0.baseAddress, capacity) }
-    guard n >= 0 else {
-      throw ConfigError("cannot read config file '\(path)': \(String(cString: cp_error_name(Int32(-n))))")
+    switch System.readFile(path, limit: 1 << 20) {
+    case .success(let text): try Config.parse(text, origin: path, into: &settings)
+    case .failure(let error): throw ConfigError("cannot read config file '\(path)': \(error.description)")
     }
-    buffer.removeLast(capacity - n)
-    try Config.parse(buffer, origin: path, into: &settings)
   }
 
   static func run(_ settings: Settings, _ plan: BrokerPlan) -> Int32 {
     let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
-    let nofile = cp_raise_nofile(wanted)
+    let nofile = System.raiseOpenFileLimit(wanted)
     var sockets: [ListenerSocket] = []
     for l in settings.effectiveListeners {
-      let fd = l.address.map { a in a.withUnsafeBufferPointer { p in
-        p.withMemoryRebound(to: CChar.self) { cp_listen_tcp($0.baseAddress, l.port, 128) } } }
-        ?? cp_listen_tcp(nil, l.port, 128)
-      guard fd >= 0 else {
-        let reason = fd == -CP_EINVAL ? "not an IPv4 or IPv6 address" : String(cString: cp_error_name(-fd))
+      switch System.listen(address: l.address, port: l.port) {
+      case .success(let fd):
+        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l)))
+      case .failure(let error):
+        let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
         fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
         return 1
       }
-      sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l)))
     }
     let arena = Arena(plan.memory)
     let broker = Broker(plan: plan, arena: arena)
@@ -88,28 +81,28 @@ enum CLI {
     do throws(PlatformError) {
       loop = try EventLoop(broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose)
     } catch {
-      fail("\(error.operation): \(String(cString: cp_error_name(error.errno)))")
+      fail("\(error.operation): \(SystemError(errno: error.errno).description)")
       return 1
     }
-    cp_install_stop_handlers()
+    System.installStopHandlers()
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
-      out("\(stamp()): midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))\n", fd: 2)
+      out("\(stamp()): midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))\n", to: .standardError)
     }
     if nofile >= 0 && nofile < wanted {
-      out("\(stamp()): warning: open file limit \(nofile) is below max_connections + listeners\n", fd: 2)
+      out("\(stamp()): warning: open file limit \(nofile) is below max_connections + listeners\n", to: .standardError)
     }
-    out("\(stamp()): memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved\n", fd: 2)
+    out("\(stamp()): memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved\n", to: .standardError)
     // Startup ends here: from now on the broker allocates nothing (counted; see CAllocHook).
-    allochook_seal()
+    AllocationGuard.seal()
     loop.run()
-    let after = allochook_sealed_allocations()
-    allochook_unseal()
-    if allochook_enabled() != 0 {
-      let startup = allochook_startup_allocations()
-      out("\(stamp()): allocations: \(startup) at startup, \(after) after startup\n", fd: 2)
+    let after = AllocationGuard.sealedAllocations
+    AllocationGuard.unseal()
+    if AllocationGuard.isEnabled {
+      let startup = AllocationGuard.startupAllocations
+      out("\(stamp()): allocations: \(startup) at startup, \(after) after startup\n", to: .standardError)
     }
-    out("\(stamp()): midge stopped\n", fd: 2)
+    out("\(stamp()): midge stopped\n", to: .standardError)
     return 0
   }
 
@@ -139,16 +132,6 @@ enum CLI {
 
   // MARK: small helpers (startup only: these allocate)
 
-  static func bytes(_ p: UnsafePointer<CChar>) -> [UInt8] {
-    var result: [UInt8] = []
-    var q = p
-    while q.pointee != 0 {
-      result.append(UInt8(bitPattern: q.pointee))
-      q += 1
-    }
-    return result
-  }
-
   static func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
     let n = s.utf8.count
     guard n < width else { return s + " " }
@@ -156,12 +139,9 @@ enum CLI {
     return left ? s + fill : fill + s
   }
 
-  static func stamp() -> String { "\(cp_unix_seconds())" }
+  static func stamp() -> String { "\(System.unixSeconds)" }
 
-  static func out(_ s: String, fd: Int32 = 1) {
-    var s = s
-    s.withUTF8 { cp_write_all(fd, $0.baseAddress, $0.count) }
-  }
+  static func out(_ s: String, to stream: System.Stream = .standardOutput) { System.write(s, to: stream) }
 
-  static func fail(_ message: String) { out("midge: \(message)\n", fd: 2) }
+  static func fail(_ message: String) { out("midge: \(message)\n", to: .standardError) }
 }

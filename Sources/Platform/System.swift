@@ -1,0 +1,92 @@
+// Process-level services for the executable: the board profile compiled in, files, listeners,
+// output, limits and the allocation guard. They wrap CPlatform and CAllocHook so that only
+// this layer touches C. Startup-time helpers: these may allocate; the event loop uses none
+// of them.
+import CAllocHook
+import CPlatform
+
+/// An errno from a failed system call, with a short description for messages.
+public struct SystemError: Error {
+  public let errno: Int32
+  public init(errno: Int32) { self.errno = errno }
+  public var description: String { String(cString: cp_error_name(errno)) }
+  /// The listener address was neither an IPv4 nor an IPv6 literal.
+  public var isInvalidAddress: Bool { errno == CP_EINVAL }
+}
+
+public enum System {
+  /// Ignore SIGPIPE, unbuffered stdout. First thing in main.
+  public static func setUpProcess() { cp_process_setup() }
+
+  /// SIGINT and SIGTERM end the event loop (EventLoop.run returns).
+  public static func installStopHandlers() { cp_install_stop_handlers() }
+
+  public static var boardName: String { String(cString: midge_board_name()) }
+
+  /// The board profile's `default` lines (mosquitto.conf syntax), compiled into the binary.
+  public static var boardDefaults: [UInt8] { bytes(midge_board_defaults()) }
+
+  /// The file's bytes, at most `limit`.
+  public static func readFile(_ path: String, limit: Int) -> Result<[UInt8], SystemError> {
+    var buffer = [UInt8](repeating: 0, count: limit)
+    let n = buffer.withUnsafeMutableBytes { cp_read_file(path, $0.baseAddress, limit) }
+    guard n >= 0 else { return .failure(SystemError(errno: Int32(-n))) }
+    buffer.removeLast(limit - n)
+    return .success(buffer)
+  }
+
+  /// A listening TCP socket on `address` (NUL-terminated literal; nil: all IPv4 interfaces).
+  public static func listen(address: [UInt8]?, port: UInt16, backlog: Int32 = 128) -> Result<Int32, SystemError> {
+    let fd: Int32
+    if let address {
+      fd = address.withUnsafeBufferPointer { p in
+        p.withMemoryRebound(to: CChar.self) { cp_listen_tcp($0.baseAddress, port, backlog) }
+      }
+    } else {
+      fd = cp_listen_tcp(nil, port, backlog)
+    }
+    return fd >= 0 ? .success(fd) : .failure(SystemError(errno: -fd))
+  }
+
+  /// Raises the open-file soft limit towards `wanted`; returns the limit in force.
+  public static func raiseOpenFileLimit(_ wanted: Int) -> Int { Int(cp_raise_nofile(wanted)) }
+
+  public static var unixSeconds: Int64 { cp_unix_seconds() }
+
+  public enum Stream: Int32 { case standardOutput = 1, standardError = 2 }
+
+  public static func write(_ s: String, to stream: Stream) {
+    var s = s
+    s.withUTF8 { cp_write_all(stream.rawValue, $0.baseAddress, $0.count) }
+  }
+
+  /// The bytes of a C string (argv, board values), without going through String.
+  public static func bytes(_ p: UnsafePointer<CChar>) -> [UInt8] {
+    var result: [UInt8] = []
+    var q = p
+    while q.pointee != 0 {
+      result.append(UInt8(bitPattern: q.pointee))
+      q += 1
+    }
+    return result
+  }
+}
+
+/// The product's proof that nothing is allocated after startup (see Sources/CAllocHook).
+public enum AllocationGuard {
+  /// Whether the counts mean anything: the wrappers are linked in and the binary is the
+  /// static Embedded build. A host build links the wrappers too, but there the Swift runtime
+  /// allocates inside libswiftCore.so, out of --wrap's reach.
+  public static var isEnabled: Bool {
+    #if hasFeature(Embedded)
+      return allochook_enabled() != 0
+    #else
+      return false
+    #endif
+  }
+  /// Ends startup: later allocations are counted, and trap with MIDGE_ALLOC_TRAP=1.
+  public static func seal() { allochook_seal() }
+  public static func unseal() { allochook_unseal() }
+  public static var startupAllocations: UInt64 { allochook_startup_allocations() }
+  public static var sealedAllocations: UInt64 { allochook_sealed_allocations() }
+}
