@@ -27,16 +27,16 @@ public enum System {
   public static var boardDefaults: [UInt8] { bytes(midge_board_defaults()) }
 
   /// The file's bytes, at most `limit`.
-  public static func readFile(_ path: String, limit: Int) -> Result<[UInt8], SystemError> {
+  public static func readFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
     var buffer = [UInt8](repeating: 0, count: limit)
     let n = buffer.withUnsafeMutableBytes { cp_read_file(path, $0.baseAddress, limit) }
-    guard n >= 0 else { return .failure(SystemError(errno: Int32(-n))) }
+    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
     buffer.removeLast(limit - n)
-    return .success(buffer)
+    return buffer
   }
 
   /// A listening TCP socket on `address` (NUL-terminated literal; nil: all IPv4 interfaces).
-  public static func listen(address: [UInt8]?, port: UInt16, backlog: Int32 = 128) -> Result<Int32, SystemError> {
+  public static func listen(address: [UInt8]?, port: UInt16, backlog: Int32 = 128) throws(SystemError) -> Int32 {
     let fd: Int32
     if let address {
       fd = address.withUnsafeBufferPointer { p in
@@ -45,7 +45,8 @@ public enum System {
     } else {
       fd = cp_listen_tcp(nil, port, backlog)
     }
-    return fd >= 0 ? .success(fd) : .failure(SystemError(errno: -fd))
+    guard fd >= 0 else { throw SystemError(errno: -fd) }
+    return fd
   }
 
   /// Raises the open-file soft limit towards `wanted`; returns the limit in force.

@@ -55,10 +55,13 @@ enum CLI {
   }
 
   static func readConfig(_ path: String, into settings: inout Settings) throws(ConfigError) {
-    switch System.readFile(path, limit: 1 << 20) {
-    case .success(let text): try Config.parse(text, origin: path, into: &settings)
-    case .failure(let error): throw ConfigError("cannot read config file '\(path)': \(error.description)")
+    let text: [UInt8]
+    do throws(SystemError) {
+      text = try System.readFile(path, limit: 1 << 20)
+    } catch {
+      throw ConfigError("cannot read config file '\(path)': \(error.description)")
     }
+    try Config.parse(text, origin: path, into: &settings)
   }
 
   static func run(_ settings: Settings, _ plan: BrokerPlan) -> Int32 {
@@ -66,10 +69,10 @@ enum CLI {
     let nofile = System.raiseOpenFileLimit(wanted)
     var sockets: [ListenerSocket] = []
     for l in settings.effectiveListeners {
-      switch System.listen(address: l.address, port: l.port) {
-      case .success(let fd):
+      do throws(SystemError) {
+        let fd = try System.listen(address: l.address, port: l.port)
         sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l)))
-      case .failure(let error):
+      } catch {
         let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
         fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
         return 1
