@@ -308,17 +308,8 @@ public final class Broker {
 
   /// The total length of the frame starting at `bytes`, once its fixed header is complete.
   func partialFrameBytes(_ bytes: UnsafeRawBufferPointer) -> Int? {
-    var value = 0
-    var multiplier = 1
-    var i = 1
-    while i < bytes.count && i < 5 {
-      let b = bytes[i]
-      value += Int(b & 0x7F) * multiplier
-      i += 1
-      if b & 0x80 == 0 { return i + value }
-      multiplier *= 128
-    }
-    return nil
+    guard case .value(let remaining, let length, _) = VariableByteInteger.decode(bytes, at: 1) else { return nil }
+    return 1 + length + remaining
   }
 
   func largeFrameBytes(_ s: Int) -> Int {
@@ -460,26 +451,12 @@ public final class Broker {
     if connections[s].flags.contains(.refusing) {
       // max_connections clients are connected: answer in protocol, then close.
       stats.connectionsRefusedFull &+= 1
-      if c.version == .v5 {
-        send(s, size: Encode.connackSize(properties: OutProperties())) {
-          Encode.connack(
-            sessionPresent: false, reasonCode: ReasonCode.serverBusy.rawValue, properties: OutProperties(),
-            into: &$0)
-        }
-        close(s, .connectRefused)
-      } else {
-        refuseConnect(s, .serverUnavailable)
-      }
+      refuseConnect(s, .serverUnavailable, v5: c.version == .v5 ? .serverBusy : nil)
       return
     }
     if c.version == .v5 {
       // MQTT 5 sessions are not served yet: refuse in the v5 form. [MQTT-3.1.2-2]
-      send(s, size: Encode.connackSize(properties: OutProperties())) {
-        Encode.connack(
-          sessionPresent: false, reasonCode: ReasonCode.unsupportedProtocolVersion.rawValue,
-          properties: OutProperties(), into: &$0)
-      }
-      close(s, .connectRefused)
+      refuseConnect(s, .unacceptableProtocolVersion, v5: .unsupportedProtocolVersion)
       return
     }
     connections[s].version = c.version
@@ -518,9 +495,16 @@ public final class Broker {
     }
   }
 
-  func refuseConnect(_ s: Int, _ code: ConnectReturnCode) {
-    // [MQTT-3.2.2-5] a non-zero return code is followed by closing the connection.
-    send(s, size: Encode.connackSize) { Encode.connack(sessionPresent: false, returnCode: code.rawValue, into: &$0) }
+  /// CONNACK with a refusal, then close [MQTT-3.2.2-5]: the 3.1.1 return code, or for an
+  /// MQTT 5 client the v5 reason code (v5 CONNACK form, no properties).
+  func refuseConnect(_ s: Int, _ code: ConnectReturnCode, v5 reason: ReasonCode? = nil) {
+    if let reason {
+      send(s, size: Encode.connackSize(properties: OutProperties())) {
+        Encode.connack(sessionPresent: false, reasonCode: reason.rawValue, properties: OutProperties(), into: &$0)
+      }
+    } else {
+      send(s, size: Encode.connackSize) { Encode.connack(sessionPresent: false, returnCode: code.rawValue, into: &$0) }
+    }
     close(s, .connectRefused)
   }
 
@@ -616,8 +600,7 @@ public final class Broker {
   }
 
   func deliver(_ o: Int, _ p: Publish, size: Int) {
-    let queue = connections[o].output
-    if queue.count + size > limits.queuedBytesMax || sendPool.room(queue) < size {
+    guard fits(o, size) else {
       stats.messagesDroppedQueueFull &+= 1
       return
     }
@@ -631,8 +614,7 @@ public final class Broker {
   }
 
   func handleSubscribe(_ s: Int, _ sub: Subscribe) {
-    var count = 0
-    for _ in sub.entries { count += 1 }
+    let count = sub.entries.count
     let size = Encode.subackSize(count: count)
     guard fits(s, size) else {
       close(s, .outputOverflow)

@@ -85,19 +85,13 @@ public struct ByteReader {
   /// number of bytes (MQTT 5 requires it; a longer form is malformed).
   @inlinable
   public mutating func readVariableByteInteger() throws(DecodeError) -> Int {
-    var value = 0
-    var multiplier = 1
-    var count = 0
-    while true {
-      let b = try readByte()
-      count += 1
-      value += Int(b & 0x7F) * multiplier
-      if b & 0x80 == 0 {
-        if b == 0 && count > 1 { throw .malformedVariableByteInteger }  // not minimal
-        return value
-      }
-      if count == 4 { throw .malformedVariableByteInteger }
-      multiplier *= 128
+    switch VariableByteInteger.decode(bytes, at: offset) {
+    case .incomplete: throw .truncated
+    case .malformed: throw .malformedVariableByteInteger
+    case .value(let value, let length, let minimal):
+      if !minimal { throw .malformedVariableByteInteger }
+      offset += length
+      return value
     }
   }
 

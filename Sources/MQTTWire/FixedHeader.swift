@@ -16,6 +16,33 @@ public enum VariableByteInteger {
   public static func size(_ value: Int) -> Int {
     value < 128 ? 1 : value < 16_384 ? 2 : value < 2_097_152 ? 3 : 4
   }
+
+  public enum Decoded: Equatable, Sendable {
+    /// `length` bytes encode `value`; `minimal` is false for a longer-than-needed encoding.
+    case value(Int, length: Int, minimal: Bool)
+    /// The bytes end inside the integer.
+    case incomplete
+    /// A fourth byte that still says "more follows" (§1.5.5: at most four bytes).
+    case malformed
+  }
+
+  /// Decodes the integer starting at `start`: the one decoder behind fixed headers, property
+  /// lengths and identifiers, and the core's look at a partial frame.
+  @inlinable
+  public static func decode(_ bytes: UnsafeRawBufferPointer, at start: Int) -> Decoded {
+    var value = 0
+    var multiplier = 1
+    var i = start
+    while true {
+      guard i < bytes.count else { return .incomplete }
+      let b = bytes[i]
+      value += Int(b & 0x7F) * multiplier
+      i += 1
+      if b & 0x80 == 0 { return .value(value, length: i - start, minimal: b != 0 || i - start == 1) }
+      if i - start == 4 { return .malformed }
+      multiplier *= 128
+    }
+  }
 }
 
 public struct Frame: Equatable, Sendable {
@@ -45,26 +72,17 @@ public struct Frame: Equatable, Sendable {
     if type == .auth && version != .v5 { throw .reservedPacketType }
     let flags = first & 0x0F
     try checkFlags(type: type, flags: flags)
-    var value = 0
-    var multiplier = 1
-    var index = 1
-    while true {
-      guard index < bytes.count else {
-        // Still inside the remaining-length field: at least one more byte.
-        return .needMore(1)
-      }
-      let b = bytes[index]
-      value += Int(b & 0x7F) * multiplier
-      index += 1
-      if b & 0x80 == 0 {
-        // MQTT 5 requires the minimum number of bytes [MQTT-1.5.5-1]; 3.1.1 does not say so.
-        if b == 0 && index > 2 && version == .v5 { throw .malformedVariableByteInteger }
-        break
-      }
-      if index == 5 { throw .malformedVariableByteInteger }  // at most four bytes (§1.5.5, §2.2.3)
-      multiplier *= 128
+    let frame: Frame
+    switch VariableByteInteger.decode(bytes, at: 1) {
+    case .incomplete:
+      return .needMore(1)  // still inside the remaining-length field
+    case .malformed:
+      throw .malformedVariableByteInteger  // at most four bytes (§1.5.5, §2.2.3)
+    case .value(let value, let length, let minimal):
+      // MQTT 5 requires the minimum number of bytes [MQTT-1.5.5-1]; 3.1.1 does not say so.
+      if !minimal && version == .v5 { throw .malformedVariableByteInteger }
+      frame = Frame(type: type, flags: flags, headerLength: 1 + length, remainingLength: value)
     }
-    let frame = Frame(type: type, flags: flags, headerLength: index, remainingLength: value)
     if frame.totalLength > maxPacketBytes { throw .packetTooLarge }
     if bytes.count < frame.totalLength { return .needMore(frame.totalLength - bytes.count) }
     return .complete(frame)
