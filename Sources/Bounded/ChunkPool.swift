@@ -107,6 +107,30 @@ public final class ChunkPool {
     return used
   }
 
+  /// Calls `body` with the contiguous pieces of bytes [from, from + count) of `q`, in order
+  /// (random access to a stored message without copying it out first).
+  public func forEachPiece(_ q: ChunkQueue, from: Int, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
+    precondition(from >= 0 && count >= 0 && from + count <= q.count, "range outside the queue")
+    var c = q.head
+    var skip = from + Int(q.headStart)
+    var left = count
+    while left > 0 {
+      let end = c == q.tail ? Int(q.tailEnd) : chunkBytes
+      if skip < end {
+        let n = min(left, end - skip)
+        body(UnsafeRawBufferPointer(start: bytes(c) + skip, count: n))
+        left -= n
+        skip = 0
+      } else {
+        skip -= end
+      }
+      c = next[Int(c)]
+    }
+  }
+
+  /// Chunks needed to append `bytes` to an empty queue.
+  public func chunksFor(_ bytes: Int) -> Int { (bytes + chunkBytes - 1) / chunkBytes }
+
   /// Drops the first `n` queued bytes and returns emptied chunks to the pool.
   public func consume(_ q: inout ChunkQueue, _ n: Int) {
     precondition(n >= 0 && n <= q.count, "consume more than queued")

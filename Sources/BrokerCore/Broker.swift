@@ -1,30 +1,43 @@
-// The broker core: MQTT 3.1/3.1.1 sessions on fixed pools. Events in, effects out:
+// The broker core: MQTT 3.1, 3.1.1 and 5.0 on fixed pools. Events in, effects out:
 //   events : open(now:) · readBuffer/received(count:now:) · peerClosed · tick(now:) · wrote
 //   effects: nextFlush() (connections with output) · nextClose() (sockets to close, after a
 //            last flush) · nextInterest() (read interest changed: wantsRead)
 // The core makes no syscalls and reads no clock: time is the `now` argument in milliseconds.
+// The protocol lives in extensions: Packets (what each packet does), Delivery (routing,
+// queues, in-flight windows, encoding), SessionLife (sessions, wills, expiry, closing).
 //
 // Receive path: the platform reads straight into a pooled receive chunk of the connection
 // (taken when it becomes readable, returned when no partial frame is left), every complete
 // frame is decoded in place and handled, and a partial frame stays for the next read. A
 // frame larger than a chunk moves to one of the large packet buffers; when none is free the
-// connection stops being read (the bytes wait in the kernel) until one is. Nothing is lost
-// and nothing grows.
+// connection stops being read (the bytes wait in the kernel) until one is. A PUBLISH that
+// cannot be queued for a subscriber (back-pressure) also stays in the buffer, unprocessed,
+// and reading pauses until the core's timer finds room. Nothing is lost and nothing grows.
 //
 // Send path: packets are encoded into the connection's queue of send chunks, once per
 // packet, with exactly the size computed first. A control packet that does not fit closes
-// that connection; a QoS 0 message that does not fit is dropped and counted.
+// that connection; messages wait in the session's queue until the send queue has room.
 import Bounded
 import MQTTWire
 
 public final class Broker {
   public let limits: Limits
-  public private(set) var stats = Stats()
+  public internal(set) var stats = Stats()
 
   let connections: UnsafeMutableBufferPointer<Connection>
+  let sessions: UnsafeMutableBufferPointer<Session>
   let clientIDs: UnsafeMutableRawPointer
   let qos2IDs: UnsafeMutableBufferPointer<UInt16>
+  let aliases: UnsafeMutableBufferPointer<UInt32>
   var subscriptions: SubscriptionTable
+  let fanout: UnsafeMutableBufferPointer<FanOut>
+  /// The topic being routed (from an alias, a will or the retained store).
+  let topicScratch: UnsafeMutableRawBufferPointer
+  /// The topic of a message being encoded (subscription identifiers).
+  let encodeScratch: UnsafeMutableRawBufferPointer
+  let store: MessageStore
+  var retained: RetainedStore
+  var entries: EntryPool
   let receivePool: ChunkPool
   let sendPool: ChunkPool
   let largePool: ChunkPool
@@ -36,10 +49,20 @@ public final class Broker {
   var largeWaiters: IndexRing
   /// Slots [0, slotHighWater) have been used at least once; timer scans stop there.
   var slotHighWater = 0
+  /// Sessions [0, sessionHighWater) have been used at least once.
+  var sessionHighWater = 0
   /// Open connections that are not refusals; at most `max_connections`.
   var admittedCount = 0
   var publishStamp: UInt32 = 0
   var nextScanMs: UInt64 = 0
+  /// The latest `now` the platform gave (for work triggered by `wrote`, which has no clock).
+  var clock: UInt64 = 0
+  /// Source of assigned client identifiers.
+  var assignedIDs: UInt64 = 0
+  /// Free sessions, linked through `Session.connection`.
+  var sessionFreeHead: UInt32 = 0
+  /// Set while a message is being routed: routing uses shared scratch and must not nest.
+  var routing = false
   static let scanIntervalMs: UInt64 = 100
 
   public init(plan: BrokerPlan, arena: Arena) {
@@ -47,12 +70,37 @@ public final class Broker {
     let n = limits.slotCount
     connections = arena.bind(plan.connections)
     connections.initialize(repeating: Connection())
+    sessions = arena.bind(plan.sessions)
+    sessions.initialize(repeating: Session())
+    var k = 0
+    while k < sessions.count {
+      sessions[k].connection = k + 1 < sessions.count ? UInt32(k + 1) : sessionNone
+      k += 1
+    }
     clientIDs = arena.bind(plan.clientIDs)
     qos2IDs = arena.bind(plan.qos2IDs)
     qos2IDs.initialize(repeating: 0)
+    aliases = arena.bind(plan.aliases)
+    aliases.initialize(repeating: messageNone)
     subscriptions = SubscriptionTable(
       entries: arena.bind(plan.subscriptions), filters: arena.bind(plan.filters),
       filterBytesMax: limits.topicBytesMax)
+    fanout = arena.bind(plan.fanout)
+    fanout.initialize(repeating: FanOut())
+    let scratch = arena.bind(plan.topicScratch)
+    topicScratch = UnsafeMutableRawBufferPointer(start: scratch, count: plan.topicScratch.bytesEach)
+    encodeScratch = UnsafeMutableRawBufferPointer(
+      start: scratch + plan.topicScratch.bytesEach, count: plan.topicScratch.bytesEach)
+    store = MessageStore(
+      headers: arena.bind(plan.messages), data: arena.bind(plan.messageData), links: arena.bind(plan.messageLinks),
+      chunkBytes: BrokerPlan.messageChunkBytes)
+    let retainedIndex = arena.bind(plan.retained)
+    retainedIndex.initialize(repeating: messageNone)
+    retained = RetainedStore(
+      index: retainedIndex,
+      bytesMax: limits.retainedBytesMax > 0
+        ? limits.retainedBytesMax : plan.messageChunks * BrokerPlan.messageChunkBytes / 4)
+    entries = EntryPool(arena.bind(plan.entries))
     receivePool = ChunkPool(
       data: arena.bind(plan.rxData), links: arena.bind(plan.rxLinks), chunkBytes: limits.chunkBytes)
     sendPool = ChunkPool(
@@ -85,6 +133,7 @@ public final class Broker {
   /// slot and is answered "server busy" at CONNECT. Nil when even the refusal slots are in use:
   /// the platform closes the socket at once (counted in `stats.connectionsDroppedFull`).
   public func open(now: UInt64, anonymousAllowed: Bool) -> ConnectionID? {
+    clock = max(clock, now)
     guard let slot = freeSlots.popNewest() else {
       stats.connectionsDroppedFull &+= 1
       return nil
@@ -149,6 +198,7 @@ public final class Broker {
     guard let s = live(id), connections[s].state != .closing else { return }
     precondition(connections[s].receiveBuffer != .none, "received without a read buffer")
     precondition(count > 0, "received nothing")
+    clock = max(clock, now)
     connections[s].receiveUsed += UInt32(count)
     stats.bytesReceived &+= UInt64(count)
     processInput(s, now: now)
@@ -160,25 +210,37 @@ public final class Broker {
     close(s, reason)
   }
 
-  /// Timers: connect and keep-alive deadlines. Cheap to call every loop turn.
+  /// Timers: connect and keep-alive deadlines, delayed wills, session and message expiry,
+  /// and publishers paused by back-pressure. Cheap to call every loop turn.
   public func tick(now: UInt64) {
+    clock = max(clock, now)
     guard now >= nextScanMs else { return }
     nextScanMs = now + Broker.scanIntervalMs
     var s = 0
     while s < slotHighWater {
       let c = connections[s]
-      if (c.state == .awaitingConnect || c.state == .connected) && c.deadline != 0 && now >= c.deadline {
+      if c.flags.contains(.waitingQueue) {
+        // Back-pressure: retry the PUBLISH that waits in the receive buffer. While it waits the
+        // client's packets are not read, so keep alive is not enforced.
+        connections[s].flags.remove([.waitingQueue, .readPaused])
+        queueInterest(s)
+        processInput(s, now: now)
+        if connections[s].keepAliveMs > 0 { connections[s].deadline = now + UInt64(connections[s].keepAliveMs) }
+      } else if (c.state == .awaitingConnect || c.state == .connected) && c.deadline != 0 && now >= c.deadline {
         // [MQTT-3.1.2-24] keep alive: no control packet within 1.5 x the keep alive.
         close(s, c.state == .awaitingConnect ? .connectTimeout : .keepAliveTimeout)
       }
       s += 1
     }
+    expireSessions(now: now)
   }
 
-  /// When the core next needs `tick`, or nil when no connection is open.
-  public var nextTimerMs: UInt64? { stats.connectionsOpen > 0 ? nextScanMs : nil }
+  /// When the core next needs `tick`, or nil when nothing is timed.
+  public var nextTimerMs: UInt64? {
+    stats.connectionsOpen > 0 || stats.sessionsPersistent > 0 ? nextScanMs : nil
+  }
 
-  /// Closes every connection (the broker is stopping).
+  /// Closes every connection (the broker is stopping). MQTT 5 clients get DISCONNECT 0x8B.
   public func shutdown() {
     var s = 0
     while s < slotHighWater {
@@ -236,6 +298,8 @@ public final class Broker {
     guard let s = live(id) else { return }
     withUnsafeMutablePointer(to: &connections[s].output) { sendPool.consume(&$0.pointee, count) }
     stats.bytesSent &+= UInt64(count)
+    // Room in the send queue: messages waiting in the session's queue may go now.
+    if connections[s].state == .connected { pump(connections[s].session, now: clock) }
   }
 
   /// The platform closed the socket of a connection it got from `nextClose`: the slot is free.
@@ -260,6 +324,7 @@ public final class Broker {
   // MARK: input
 
   func processInput(_ s: Int, now: UInt64) {
+    guard connections[s].receiveBuffer != .none else { return }
     let base = receiveBase(s)
     let used = Int(connections[s].receiveUsed)
     var offset = 0
@@ -273,7 +338,13 @@ public final class Broker {
         break
       }
       guard case .complete(let frame) = status else { break }
-      handleFrame(s, frame, window.slice(0, frame.totalLength), now: now)
+      guard handleFrame(s, frame, window.slice(0, frame.totalLength), now: now) else {
+        // Back-pressure: the frame stays unprocessed and reading pauses until `tick` retries.
+        connections[s].flags.insert([.waitingQueue, .readPaused])
+        stats.publisherPauses &+= 1
+        queueInterest(s)
+        break
+      }
       offset += frame.totalLength
     }
     if connections[s].state == .closing {
@@ -398,255 +469,6 @@ public final class Broker {
     precondition(queued, "interest ring holds one entry per connection")
   }
 
-  // MARK: packets
-
-  func handleFrame(_ s: Int, _ frame: Frame, _ bytes: UnsafeRawBufferPointer, now: UInt64) {
-    let packet: Packet
-    do {
-      packet = try Packet.decode(frame, bytes, version: connections[s].version)
-    } catch {
-      if case .unsupportedProtocolLevel = error, connections[s].state == .awaitingConnect {
-        refuseConnect(s, .unacceptableProtocolVersion)  // [MQTT-3.1.2-2]
-      } else {
-        close(s, error == .malformedVariableByteInteger || error == .truncated || error == .trailingBytes
-          || error == .invalidUTF8 || error == .nullCharacter ? .malformed : .protocolError)
-      }
-      return
-    }
-    if connections[s].state == .awaitingConnect {
-      guard case .connect(let connect) = packet else {
-        close(s, .protocolError)  // [MQTT-3.1.0-1] the first packet must be CONNECT
-        return
-      }
-      handleConnect(s, connect, now: now)
-      return
-    }
-    // Any control packet counts for keep alive. [MQTT-3.1.2-23]
-    if connections[s].keepAliveMs > 0 { connections[s].deadline = now + UInt64(connections[s].keepAliveMs) }
-    switch packet {
-    case .connect:
-      close(s, .protocolError)  // [MQTT-3.1.0-2] a second CONNECT
-    case .publish(let p):
-      handlePublish(s, p)
-    case .pubrel(let ack):
-      forgetQoS2(s, ack.packetID)
-      sendAck(s, .pubcomp, ack.packetID)  // [MQTT-4.3.3-2]
-    case .puback, .pubrec, .pubcomp:
-      // midge sends no QoS 1/2 yet, so no acknowledgement is outstanding; ignore strays.
-      break
-    case .subscribe(let sub):
-      handleSubscribe(s, sub)
-    case .unsubscribe(let unsub):
-      handleUnsubscribe(s, unsub)
-    case .pingreq:
-      send(s, size: Encode.emptySize) { Encode.empty(.pingresp, into: &$0) }  // [MQTT-3.12.4-1]
-    case .disconnect:
-      close(s, .clientDisconnect)  // [MQTT-3.14.4-1]
-    case .connack, .suback, .unsuback, .pingresp, .auth:
-      close(s, .protocolError)  // server-to-client packets; AUTH is MQTT 5 only
-    }
-  }
-
-  func handleConnect(_ s: Int, _ c: Connect, now: UInt64) {
-    if connections[s].flags.contains(.refusing) {
-      // max_connections clients are connected: answer in protocol, then close.
-      stats.connectionsRefusedFull &+= 1
-      refuseConnect(s, .serverUnavailable, v5: c.version == .v5 ? .serverBusy : nil)
-      return
-    }
-    if c.version == .v5 {
-      // MQTT 5 sessions are not served yet: refuse in the v5 form. [MQTT-3.1.2-2]
-      refuseConnect(s, .unacceptableProtocolVersion, v5: .unsupportedProtocolVersion)
-      return
-    }
-    connections[s].version = c.version
-    let id = c.clientID
-    if id.count == 0 && (c.version == .v31 || !c.cleanSession) {
-      refuseConnect(s, .identifierRejected)  // [MQTT-3.1.3-8]; MQTT 3.1 needs 1..23 bytes
-      return
-    }
-    if id.count > limits.clientIDBytesMax || (c.version == .v31 && id.count > 23) {
-      refuseConnect(s, .identifierRejected)  // [MQTT-3.1.3-5] the server may refuse longer ids
-      return
-    }
-    let keepAliveMax = limits.keepAliveMaxSeconds
-    if keepAliveMax < 65535 && (c.keepAliveSeconds == 0 || Int(c.keepAliveSeconds) > keepAliveMax) {
-      refuseConnect(s, .identifierRejected)  // as Mosquitto does for max_keepalive (3.1.1)
-      return
-    }
-    if !connections[s].flags.contains(.anonymousAllowed) {
-      refuseConnect(s, .notAuthorized)  // no password file yet: only anonymous listeners admit
-      return
-    }
-    if id.count > 0 { takeOver(id, except: s) }  // [MQTT-3.1.4-2]
-    if id.count > 0 {
-      (clientIDs + s * limits.clientIDBytesMax).copyMemory(from: id.baseAddress!, byteCount: id.count)
-    }
-    connections[s].clientIDCount = UInt16(id.count)
-    connections[s].state = .connected
-    let keepAliveMs = UInt32(c.keepAliveSeconds) * 1500
-    connections[s].keepAliveMs = keepAliveMs
-    connections[s].deadline = keepAliveMs > 0 ? now + UInt64(keepAliveMs) : 0
-    stats.clientsConnected += 1
-    stats.clientsMaximum = max(stats.clientsMaximum, stats.clientsConnected)
-    // No persistent sessions yet: session present is always 0. [MQTT-3.2.2-1]
-    send(s, size: Encode.connackSize) {
-      Encode.connack(sessionPresent: false, returnCode: ConnectReturnCode.accepted.rawValue, into: &$0)
-    }
-  }
-
-  /// CONNACK with a refusal, then close [MQTT-3.2.2-5]: the 3.1.1 return code, or for an
-  /// MQTT 5 client the v5 reason code (v5 CONNACK form, no properties).
-  func refuseConnect(_ s: Int, _ code: ConnectReturnCode, v5 reason: ReasonCode? = nil) {
-    if let reason {
-      send(s, size: Encode.connackSize(properties: OutProperties())) {
-        Encode.connack(sessionPresent: false, reasonCode: reason.rawValue, properties: OutProperties(), into: &$0)
-      }
-    } else {
-      send(s, size: Encode.connackSize) { Encode.connack(sessionPresent: false, returnCode: code.rawValue, into: &$0) }
-    }
-    close(s, .connectRefused)
-  }
-
-  func clientID(_ s: Int) -> UnsafeRawBufferPointer {
-    UnsafeRawBufferPointer(start: clientIDs + s * limits.clientIDBytesMax, count: Int(connections[s].clientIDCount))
-  }
-
-  func takeOver(_ id: UnsafeRawBufferPointer, except s: Int) {
-    var o = 0
-    while o < slotHighWater {
-      if o != s && connections[o].state == .connected && clientID(o).bytesEqual(id) {
-        close(o, .takenOver)
-      }
-      o += 1
-    }
-  }
-
-  func handlePublish(_ s: Int, _ p: Publish) {
-    stats.messagesReceived &+= 1
-    switch p.qos {
-    case .atMostOnce:
-      route(p)
-    case .atLeastOnce:
-      route(p)
-      sendAck(s, .puback, p.packetID)  // [MQTT-4.3.2-2]
-    case .exactlyOnce:
-      // Deliver on first receipt, remember the id until PUBREL so that a resent PUBLISH is
-      // not delivered twice. [MQTT-4.3.3-2]
-      if !knowsQoS2(s, p.packetID) {
-        guard rememberQoS2(s, p.packetID) else {
-          close(s, .inflightExceeded)  // not acknowledged: the client still owns the message
-          return
-        }
-        route(p)
-      }
-      sendAck(s, .pubrec, p.packetID)
-    }
-  }
-
-  func qos2Slots(_ s: Int) -> UnsafeMutableBufferPointer<UInt16> {
-    let k = limits.inflightMax
-    return UnsafeMutableBufferPointer(rebasing: qos2IDs[(s * k)..<((s + 1) * k)])
-  }
-
-  func knowsQoS2(_ s: Int, _ packetID: UInt16) -> Bool {
-    for v in qos2Slots(s) where v == packetID { return true }
-    return false
-  }
-
-  /// Records an unreleased QoS 2 packet identifier; false when the window is full.
-  func rememberQoS2(_ s: Int, _ packetID: UInt16) -> Bool {
-    let slots = qos2Slots(s)
-    var i = 0
-    while i < slots.count {
-      if slots[i] == 0 {
-        slots[i] = packetID
-        return true
-      }
-      i += 1
-    }
-    return false
-  }
-
-  func forgetQoS2(_ s: Int, _ packetID: UInt16) {
-    let slots = qos2Slots(s)
-    var i = 0
-    while i < slots.count {
-      if slots[i] == packetID { slots[i] = 0 }
-      i += 1
-    }
-  }
-
-  /// Delivers to every matching subscriber once, at QoS 0, retain flag clear. [MQTT-3.3.1-9]
-  func route(_ p: Publish) {
-    publishStamp &+= 1
-    if publishStamp == 0 { publishStamp = 1 }
-    let stamp = publishStamp
-    let size = Encode.totalSize(
-      remaining: Encode.publishRemainingLength(topicCount: p.topic.count, payloadCount: p.payload.count, qos: .atMostOnce))
-    var e = 0
-    let end = subscriptions.highWater
-    while e < end {
-      let owner = subscriptions.entries[e].owner
-      if owner != subscriptionNone && Topic.matches(filter: subscriptions.filter(e), name: p.topic) {
-        let o = Int(owner)
-        if connections[o].deliveryStamp != stamp && connections[o].state == .connected {
-          connections[o].deliveryStamp = stamp
-          deliver(o, p, size: size)
-        }
-      }
-      e += 1
-    }
-  }
-
-  func deliver(_ o: Int, _ p: Publish, size: Int) {
-    guard fits(o, size) else {
-      stats.messagesDroppedQueueFull &+= 1
-      return
-    }
-    append(o, size: size) { sink in
-      Encode.publishHeader(
-        topic: p.topic, payloadCount: p.payload.count, qos: .atMostOnce, retain: false, duplicate: false,
-        packetID: 0, into: &sink)
-      sink.write(p.payload)
-    }
-    stats.messagesSent &+= 1
-  }
-
-  func handleSubscribe(_ s: Int, _ sub: Subscribe) {
-    let count = sub.entries.count
-    let size = Encode.subackSize(count: count)
-    guard fits(s, size) else {
-      close(s, .outputOverflow)
-      return
-    }
-    append(s, size: size) { sink in
-      Encode.fixedHeader(.suback, flags: 0, remaining: 2 + count, into: &sink)
-      sink.writeUInt16(sub.packetID)  // [MQTT-3.8.4-2]
-      for entry in sub.entries {
-        // Only QoS 0 is granted for now. [MQTT-3.8.4-6] the server may grant a lower QoS.
-        let result = subscriptions.add(
-          owner: UInt32(s), head: &connections[s].subscriptionHead, filter: entry.filter, qos: .atMostOnce)
-        switch result {
-        case .added, .replaced:
-          sink.write(0x00)
-        case .tableFull, .filterTooLong:
-          stats.subscriptionsRefused &+= 1
-          sink.write(0x80)  // [MQTT-3.9.3-2] failure
-        }
-      }
-    }
-    stats.subscriptionsActive = subscriptions.count
-  }
-
-  func handleUnsubscribe(_ s: Int, _ unsub: Unsubscribe) {
-    for filter in unsub.filters {
-      _ = subscriptions.remove(head: &connections[s].subscriptionHead, filter: filter)
-    }
-    stats.subscriptionsActive = subscriptions.count
-    sendAck(s, .unsuback, unsub.packetID)  // [MQTT-3.10.4-4] even when nothing matched
-  }
-
   // MARK: output
 
   func fits(_ s: Int, _ size: Int) -> Bool {
@@ -679,22 +501,6 @@ public final class Broker {
       let queued = flushQueue.push(UInt32(s))
       precondition(queued, "flush ring holds one entry per connection")
     }
-  }
-
-  // MARK: closing
-
-  func close(_ s: Int, _ reason: CloseReason) {
-    let state = connections[s].state
-    guard state == .awaitingConnect || state == .connected else { return }
-    if state == .connected { stats.clientsConnected -= 1 }
-    subscriptions.removeAll(head: &connections[s].subscriptionHead)
-    stats.subscriptionsActive = subscriptions.count
-    for i in qos2Slots(s).indices { qos2Slots(s)[i] = 0 }
-    connections[s].state = .closing
-    connections[s].closeReason = reason
-    stats.countClose(reason)
-    let queued = closeQueue.push(UInt32(s))
-    precondition(queued, "close ring holds one entry per connection")
   }
 
   public func closeReason(_ id: ConnectionID) -> CloseReason? {

@@ -2,7 +2,7 @@
 // generation counter so that a stale event for a reused slot is recognised and ignored.
 // A slot holds no buffers of its own: receive and send bytes live in pooled chunks while
 // there are any (see ChunkPool), so an idle connection costs the slot (64 bytes),
-// its client identifier and its subscriptions.
+// its session and its subscriptions.
 import Bounded
 import MQTTWire
 
@@ -61,6 +61,13 @@ struct ConnectionFlags: OptionSet {
   static let anonymousAllowed = ConnectionFlags(rawValue: 1 << 7)
   /// Opened while max_connections clients were admitted: its CONNECT is refused.
   static let refusing = ConnectionFlags(rawValue: 1 << 8)
+  /// Reading is paused because a PUBLISH could not be queued for a subscriber (back-pressure);
+  /// the core retries it on its timer.
+  static let waitingQueue = ConnectionFlags(rawValue: 1 << 9)
+  /// MQTT 5 Request Problem Information (default 1): reason strings may be sent.
+  static let problemInformation = ConnectionFlags(rawValue: 1 << 10)
+  /// MQTT 5 DISCONNECT 0x04: publish the will although the client disconnected.
+  static let willOnDisconnect = ConnectionFlags(rawValue: 1 << 11)
 }
 
 struct Connection {
@@ -70,15 +77,17 @@ struct Connection {
   var flags: ConnectionFlags = []
   var receiveBuffer: ReceiveBuffer = .none
   var closeReason: CloseReason = .peerClosed
-  var clientIDCount: UInt16 = 0
+  /// MQTT 5 Receive Maximum of the client (65535 when not given).
+  var receiveMaximum: UInt16 = 65535
   /// 1.5 x the keep alive in milliseconds; 0 when keep alive is off.
   var keepAliveMs: UInt32 = 0
   /// Connect or keep-alive deadline in milliseconds; 0 when none.
   var deadline: UInt64 = 0
   var receiveIndex: UInt32 = chunkNone
   var receiveUsed: UInt32 = 0
-  var subscriptionHead: UInt32 = subscriptionNone
-  /// The publish sequence this connection was last delivered; one delivery per publish.
-  var deliveryStamp: UInt32 = 0
+  /// The session bound to this connection once CONNECT is accepted.
+  var session: UInt32 = sessionNone
+  /// MQTT 5 Maximum Packet Size of the client; 0 = no limit beyond the protocol's.
+  var maximumPacketSize: UInt32 = 0
   var output = ChunkQueue()
 }

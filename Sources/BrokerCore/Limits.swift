@@ -32,10 +32,40 @@ public struct Limits: Sendable, Equatable {
   public var keepAliveMaxSeconds = 65535
   /// Seconds a new connection may take to send CONNECT (`connect_timeout`).
   public var connectTimeoutSeconds = 10
-  /// QoS 2 messages one client may have unreleased (PUBREC sent, no PUBREL yet)
-  /// (`max_inflight_messages`). A client that sends more is disconnected without an
+  /// The in-flight window per client and direction (`max_inflight_messages`): outgoing QoS 1
+  /// and 2 messages sent and not yet acknowledged (an MQTT 5 client's smaller Receive Maximum
+  /// wins), and incoming QoS 2 messages not yet released. Advertised to MQTT 5 clients as
+  /// Receive Maximum. A client that sends more is disconnected (0x93 for MQTT 5) without an
   /// acknowledgement of the excess PUBLISH, so it is neither lost nor delivered twice.
   public var inflightMax = 20
+  /// Sessions: connected clients plus persistent sessions of disconnected ones
+  /// (`max_sessions`; 0 = twice max_connections). When every session is in use, a client with a
+  /// new client identifier is refused with CONNACK 3 / 0x89.
+  public var sessionsMax = 0
+  /// Messages waiting for one session beyond its in-flight window (`max_queued_messages`).
+  public var queuedMessagesMax = 1000
+  /// Whether QoS 0 messages are queued for disconnected persistent sessions
+  /// (`queue_qos0_messages`, as in Mosquitto).
+  public var queueQoS0 = false
+  /// What a QoS 1/2 PUBLISH from an MQTT 5 client gets when a subscriber's queue, the message
+  /// store or the queue entries are full (`queue_full_action`): `.quotaExceeded` answers
+  /// PUBACK/PUBREC 0x97 and delivers it to nobody; `.pause` stops reading the publisher until
+  /// there is room. MQTT 3.1.1 publishers always pause (3.1.1 has no way to say "not accepted").
+  public var queueFullAction: QueueFullAction = .quotaExceeded
+  /// Retained messages kept (`max_retained_messages`) and their stored bytes
+  /// (`max_retained_bytes`; 0 = a quarter of the message store). A new retained topic beyond
+  /// either limit is not retained: MQTT 5 QoS 1/2 publishers get 0x97 and the message is not
+  /// delivered; others have it delivered but not retained (counted).
+  public var retainedMessagesMax = 1024
+  public var retainedBytesMax = 0
+  /// `retain_available`: when false, retained PUBLISHes are refused (MQTT 5: DISCONNECT 0x9A;
+  /// 3.1.1: the retain flag is ignored) and MQTT 5 clients are told so in CONNACK.
+  public var retainAvailable = true
+  /// Topic aliases an MQTT 5 client may use per connection (`max_topic_alias`; 0 = none).
+  public var topicAliasMax = 10
+  /// Seconds a disconnected MQTT 3.1.1 persistent session is kept
+  /// (`persistent_client_expiration`; 0 = until max_sessions forces nothing out: forever).
+  public var persistentExpirySeconds = 0
   /// Kernel send / receive buffer of each client socket (SO_SNDBUF / SO_RCVBUF), in bytes
   /// (`socket_send_buffer`, `socket_receive_buffer`); 0 leaves the kernel's default and its
   /// autotuning. Kernel memory, outside the budget: `--plan` shows the worst case.
@@ -50,6 +80,14 @@ public struct Limits: Sendable, Equatable {
 
   /// Every slot: admitted clients plus refusal slots.
   public var slotCount: Int { connectionsMax + refusalSlots }
+
+  /// Session slots: max_sessions, or twice max_connections.
+  public var sessionCount: Int { sessionsMax > 0 ? sessionsMax : connectionsMax * 2 }
+}
+
+public enum QueueFullAction: UInt8, Sendable {
+  case quotaExceeded
+  case pause
 }
 
 /// Why a plan does not fit, naming the consumer to shrink.
@@ -59,20 +97,31 @@ public struct PlanError: Error {
   public let budgetBytes: Int
 }
 
-/// The broker's share of the plan: typed reservations plus the derived chunk counts.
+/// The broker's share of the plan: typed reservations plus the derived pool sizes.
 public struct BrokerPlan {
   public var memory = MemoryPlan()
   public let limits: Limits
   public var rxChunks = 0
   public var txChunks = 0
+  public var messageChunks = 0
+  public var queueEntries = 0
   var connections: Reservation<Connection>
+  var sessions: Reservation<Session>
   var clientIDs: ByteReservation
   var qos2IDs: Reservation<UInt16>
+  var aliases: Reservation<UInt32>
   var subscriptions: Reservation<Subscription>
   var filters: ByteReservation
+  var fanout: Reservation<FanOut>
+  var topicScratch: ByteReservation
+  var retained: Reservation<UInt32>
   var rings: Reservation<UInt32>
   var largeBuffers: ByteReservation
   var largeLinks: Reservation<UInt32>
+  var messages: Reservation<StoredMessage>
+  var messageData: ByteReservation
+  var messageLinks: Reservation<UInt32>
+  var entries: Reservation<QueueEntry>
   var rxData: ByteReservation
   var rxLinks: Reservation<UInt32>
   var txData: ByteReservation
@@ -85,6 +134,13 @@ public struct BrokerPlan {
   /// Rings per connection slot: free slots, flush, close, interest, rx and large waiters.
   static let ringsPerConnection = 6
   static let minimumRxChunks = 8
+  /// Stored messages live in chains of small chunks, so that a short message costs little.
+  public static let messageChunkBytes = 128
+  /// What one message chunk costs with its link and a message header (a message needs at
+  /// least one chunk, so there is one header per chunk).
+  static var messageChunkCost: Int {
+    messageChunkBytes + 4 + MemoryLayout<StoredMessage>.stride
+  }
 
   public static func make(
     _ limits: Limits, socketBytesPerConnection: Int = 8, loopBufferBytes: Int = 8192
@@ -92,48 +148,72 @@ public struct BrokerPlan {
     try limits.verify()
     var m = MemoryPlan()
     let n = limits.slotCount  // max_connections + refusal slots
+    let sessionCount = limits.sessionCount
     let connections = m.reserve("connection slots", Connection.self, count: n)
     let sockets = m.reserveBytes("socket table", count: n, bytesEach: socketBytesPerConnection)
     let loopBuffers = m.reserveBytes("event loop buffers", count: 1, bytesEach: loopBufferBytes)
-    let clientIDs = m.reserveBytes("client identifiers", count: n, bytesEach: limits.clientIDBytesMax)
-    let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: n * limits.inflightMax)
+    let sessions = m.reserve("sessions", Session.self, count: sessionCount)
+    let clientIDs = m.reserveBytes("client identifiers", count: sessionCount, bytesEach: limits.clientIDBytesMax)
+    let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: sessionCount * limits.inflightMax)
+    let aliases = m.reserve("topic aliases", UInt32.self, count: n * limits.topicAliasMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
     let filters = m.reserveBytes(
       "subscription filters", count: limits.subscriptionsMax, bytesEach: limits.topicBytesMax)
+    // A matching subscription adds one entry; a shared group adds one more for its member.
+    let fanout = m.reserve("fan-out scratch", FanOut.self, count: 2 * limits.subscriptionsMax)
+    // Two: the topic being routed, and the topic matched for subscription identifiers.
+    let topicScratch = m.reserveBytes(
+      "topic scratch", count: 2, bytesEach: min(65535, limits.packetBytesMax))
+    let retained = m.reserve("retained index", UInt32.self, count: limits.retainedMessagesMax)
     let rings = m.reserve("event rings", UInt32.self, count: n * ringsPerConnection)
     let largeCount = limits.packetBytesMax > limits.chunkBytes ? limits.largeBuffersMax : 0
     let large = m.reserveBytes("large packet buffers", count: largeCount, bytesEach: limits.packetBytesMax)
     let largeLinks = m.reserve("large buffer links", UInt32.self, count: largeCount)
-    // What is left becomes I/O chunks: each costs its bytes plus a 4-byte link.
-    let fixed = m.totalBytes + Int64(4 * Arena.alignment)  // alignment slack of the chunk lines
-    let perChunk = Int64(limits.chunkBytes + 4)
+    // What is left is shared by the four pools that absorb traffic: receive chunks (1/4),
+    // send chunks (3/8), the message store (1/4) and queue entries (1/8).
+    let fixed = m.totalBytes + Int64(9 * Arena.alignment)  // alignment slack of the pool lines
     let budget = Int64(limits.memoryBudgetBytes)
-    let chunks = fixed < budget ? Int((budget - fixed) / perChunk) : 0
-    let rxCount = max(minimumRxChunks, chunks / 4)
-    let txCount = chunks - rxCount
-    if chunks < minimumRxChunks * 2 || txCount * limits.chunkBytes < limits.queuedBytesMax {
-      // The smallest chunk count n whose split (receive max(8, n/4), send the rest) holds
-      // minimum receive chunks and one client's whole queue.
-      let sendNeeded = (limits.queuedBytesMax + limits.chunkBytes - 1) / limits.chunkBytes
-      var n = max(minimumRxChunks * 2, sendNeeded + minimumRxChunks)
-      while n - max(minimumRxChunks, n / 4) < sendNeeded { n += 1 }
-      let needed = fixed + perChunk * Int64(n)
+    let left = fixed < budget ? budget - fixed : 0
+    let perChunk = Int64(limits.chunkBytes + 4)
+    let rxCount = Int(left / 4 / perChunk)
+    let txCount = Int(left * 3 / 8 / perChunk)
+    let messageCount = Int(left / 4 / Int64(messageChunkCost))
+    let entryCount = Int(left / 8 / Int64(MemoryLayout<QueueEntry>.stride))
+    // The smallest workable shape: minimum receive chunks, one client's whole send queue, and
+    // room to store one largest packet.
+    let sendNeeded = (limits.queuedBytesMax + limits.chunkBytes - 1) / limits.chunkBytes
+    let messageNeeded = (limits.packetBytesMax + messageChunkBytes - 1) / messageChunkBytes
+    if left / 4 / perChunk < Int64(minimumRxChunks) || txCount < sendNeeded || messageCount < messageNeeded
+      || entryCount < limits.inflightMax
+    {
+      // The smallest `left` that gives every pool its minimum through its share.
+      let needLeft = max(
+        perChunk * Int64(minimumRxChunks) * 4, (perChunk * Int64(sendNeeded) * 8 + 2) / 3,
+        Int64(messageChunkCost) * Int64(messageNeeded) * 4,
+        Int64(MemoryLayout<QueueEntry>.stride) * Int64(limits.inflightMax) * 8)
       throw PlanError(
-        message: largestFixedConsumer(m), neededBytes: needed, budgetBytes: limits.memoryBudgetBytes)
+        message: largestFixedConsumer(m), neededBytes: fixed + needLeft, budgetBytes: limits.memoryBudgetBytes)
     }
+    let messages = m.reserve("message headers", StoredMessage.self, count: messageCount)
+    let messageData = m.reserveBytes("message chunks", count: messageCount, bytesEach: messageChunkBytes)
+    let messageLinks = m.reserve("message chunk links", UInt32.self, count: messageCount)
+    let entries = m.reserve("queued message references", QueueEntry.self, count: entryCount)
     let rxData = m.reserveBytes("receive chunks", count: rxCount, bytesEach: limits.chunkBytes)
     let rxLinks = m.reserve("receive chunk links", UInt32.self, count: rxCount)
     let txData = m.reserveBytes("send chunks", count: txCount, bytesEach: limits.chunkBytes)
     let txLinks = m.reserve("send chunk links", UInt32.self, count: txCount)
     precondition(m.totalBytes <= budget, "plan arithmetic exceeds the budget")
     var plan = BrokerPlan(
-      limits: limits, connections: connections, clientIDs: clientIDs, qos2IDs: qos2,
-      subscriptions: subs, filters: filters, rings: rings, largeBuffers: large,
-      largeLinks: largeLinks, rxData: rxData, rxLinks: rxLinks, txData: txData, txLinks: txLinks,
-      sockets: sockets, loopBuffers: loopBuffers)
+      limits: limits, connections: connections, sessions: sessions, clientIDs: clientIDs, qos2IDs: qos2,
+      aliases: aliases, subscriptions: subs, filters: filters, fanout: fanout, topicScratch: topicScratch,
+      retained: retained, rings: rings, largeBuffers: large, largeLinks: largeLinks, messages: messages,
+      messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
+      rxLinks: rxLinks, txData: txData, txLinks: txLinks, sockets: sockets, loopBuffers: loopBuffers)
     plan.memory = m
     plan.rxChunks = rxCount
     plan.txChunks = txCount
+    plan.messageChunks = messageCount
+    plan.queueEntries = entryCount
     return plan
   }
 
@@ -164,6 +244,16 @@ extension Limits {
     if keepAliveMaxSeconds < 1 || keepAliveMaxSeconds > 65535 { throw fail("max_keepalive must be 1..65535") }
     if connectTimeoutSeconds < 1 || connectTimeoutSeconds > 3600 { throw fail("connect_timeout must be 1..3600") }
     if inflightMax < 1 || inflightMax > 65535 { throw fail("max_inflight_messages must be 1..65535") }
+    if sessionsMax != 0 && (sessionsMax < connectionsMax || sessionsMax > 10_000_000) {
+      throw fail("max_sessions must be 0 or max_connections..10000000")
+    }
+    if queuedMessagesMax < 1 || queuedMessagesMax > 10_000_000 { throw fail("max_queued_messages must be 1..10000000") }
+    if retainedMessagesMax < 0 || retainedMessagesMax > 10_000_000 {
+      throw fail("max_retained_messages must be 0..10000000")
+    }
+    if retainedBytesMax < 0 { throw fail("max_retained_bytes must be >= 0") }
+    if topicAliasMax < 0 || topicAliasMax > 65535 { throw fail("max_topic_alias must be 0..65535") }
+    if persistentExpirySeconds < 0 { throw fail("persistent_client_expiration must be >= 0") }
     if socketSendBufferBytes < 0 || socketSendBufferBytes > 16 << 20 {
       throw fail("socket_send_buffer must be 0..16MiB")
     }

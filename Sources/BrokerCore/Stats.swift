@@ -1,3 +1,5 @@
+import MQTTWire
+
 // Counters the broker keeps (published under $SYS in a later issue). Plain integers,
 // updated in place: no allocation.
 
@@ -15,6 +17,9 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
   case ioError  // read or write failed
   case shutdown  // the broker is stopping
   case inflightExceeded  // more unreleased QoS 2 messages than max_inflight_messages
+  case topicAliasInvalid  // MQTT 5 topic alias 0 or above the maximum
+  case payloadFormatInvalid  // MQTT 5 QoS 0 PUBLISH not UTF-8 despite its format indicator
+  case retainNotSupported  // retained PUBLISH while retain_available is false
 
   public var name: StaticString {
     switch self {
@@ -31,6 +36,26 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
     case .ioError: return "socket error"
     case .shutdown: return "broker shutting down"
     case .inflightExceeded: return "too many unreleased QoS 2 messages"
+    case .topicAliasInvalid: return "invalid topic alias"
+    case .payloadFormatInvalid: return "payload not UTF-8"
+    case .retainNotSupported: return "retain not supported"
+    }
+  }
+
+  /// The MQTT 5 DISCONNECT reason sent to the client before closing, when there is one.
+  var disconnectReason: ReasonCode? {
+    switch self {
+    case .protocolError: return .protocolError
+    case .malformed: return .malformedPacket
+    case .packetTooLarge: return .packetTooLarge
+    case .keepAliveTimeout: return .keepAliveTimeout
+    case .takenOver: return .sessionTakenOver
+    case .shutdown: return .serverShuttingDown
+    case .inflightExceeded: return .receiveMaximumExceeded
+    case .topicAliasInvalid: return .topicAliasInvalid
+    case .payloadFormatInvalid: return .payloadFormatInvalid
+    case .retainNotSupported: return .retainNotSupported
+    case .clientDisconnect, .peerClosed, .connectTimeout, .outputOverflow, .connectRefused, .ioError: return nil
     }
   }
 }
@@ -49,14 +74,31 @@ public struct Stats: Sendable {
   public var messagesSent: UInt64 = 0
   public var bytesReceived: UInt64 = 0
   public var bytesSent: UInt64 = 0
-  /// QoS 0 messages not delivered because the subscriber's output queue was full.
+  /// QoS 0 messages not delivered because the subscriber's queue (or the store) was full.
   public var messagesDroppedQueueFull: UInt64 = 0
   public var subscriptionsActive = 0
   /// Subscriptions refused (SUBACK 0x80) because the table or the filter length limit.
   public var subscriptionsRefused: UInt64 = 0
   /// Times a connection's reading paused because no receive buffer was free.
   public var readPauses: UInt64 = 0
-  var closeCounts: [13 of UInt64] = .init(repeating: 0)
+  /// Times a publisher's reading paused because a subscriber's queue was full (back-pressure).
+  public var publisherPauses: UInt64 = 0
+  /// QoS 1/2 PUBLISHes answered 0x97 quota exceeded (MQTT 5), delivered to nobody.
+  public var messagesRejectedQuota: UInt64 = 0
+  /// Messages not delivered because they expired (MQTT 5 Message Expiry Interval).
+  public var messagesExpired: UInt64 = 0
+  /// Messages not sent to a client because they exceed its Maximum Packet Size [MQTT-3.1.2-25].
+  public var messagesTooLargeForClient: UInt64 = 0
+  /// Retained messages not retained because max_retained_messages/bytes was reached.
+  public var retainedRefused: UInt64 = 0
+  public var retainedCount = 0
+  public var sessionsPersistent = 0
+  public var sessionsExpired: UInt64 = 0
+  public var willsPublished: UInt64 = 0
+  /// Queued messages (entries) across all sessions, and stored messages.
+  public var messagesQueued = 0
+  public var messagesStored = 0
+  var closeCounts: [16 of UInt64] = .init(repeating: 0)
 
   public func closes(_ r: CloseReason) -> UInt64 { closeCounts[Int(r.rawValue)] }
 

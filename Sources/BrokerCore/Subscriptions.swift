@@ -1,21 +1,28 @@
 // The subscription table: a fixed array of entries, each owning one stored filter of up to
-// max_topic_length bytes. Entries of one connection are linked so that unsubscribe-all on
-// close touches only that connection's entries; free entries form a free list.
-// Matching scans the used entries (O(subscriptions) per publish). A topic tree with
-// lookups proportional to topic depth replaces the scan when the core grows shared and
-// persistent subscriptions; the interface (add / remove / forEachMatch) stays.
+// max_topic_length bytes. Entries of one session are linked so that removing a session's
+// subscriptions touches only them; free entries form a free list. A shared subscription
+// ($share/group/filter) is stored whole; `matchOffset` is where its filter starts.
+// Matching scans the used entries (O(subscriptions) per publish); a topic tree can replace
+// the scan behind the same interface (add / remove / removeAll / filter / matchFilter).
 import Bounded
 import MQTTWire
 
 let subscriptionNone: UInt32 = .max
 
 struct Subscription {
-  /// Owning connection slot, or subscriptionNone when the entry is free.
+  /// Owning session, or subscriptionNone when the entry is free.
   var owner: UInt32 = subscriptionNone
   /// Next entry of the same owner, or next free entry.
   var next: UInt32 = subscriptionNone
+  /// MQTT 5 Subscription Identifier; 0 = none.
+  var identifier: UInt32 = 0
+  /// Shared subscriptions: the publish sequence of this member's last delivery (round robin).
+  var lastTurn: UInt32 = 0
   var filterCount: UInt16 = 0
-  var qos: QoS = .atMostOnce
+  /// Where the topic filter starts (0, or after "$share/group/").
+  var matchOffset: UInt16 = 0
+  var options = SubscriptionOptions(qos: .atMostOnce)
+  var shared: Bool { matchOffset != 0 }
 }
 
 struct SubscriptionTable {
@@ -40,21 +47,38 @@ struct SubscriptionTable {
     freeHead = entries.count > 0 ? 0 : subscriptionNone
   }
 
+  /// The filter as subscribed (shared ones with their "$share/group/" prefix).
   func filter(_ i: Int) -> UnsafeRawBufferPointer {
     UnsafeRawBufferPointer(start: filters + i * filterBytesMax, count: Int(entries[i].filterCount))
+  }
+
+  /// The topic filter that topics are matched against.
+  func matchFilter(_ i: Int) -> UnsafeRawBufferPointer {
+    let offset = Int(entries[i].matchOffset)
+    return UnsafeRawBufferPointer(
+      start: filters + i * filterBytesMax + offset, count: Int(entries[i].filterCount) - offset)
+  }
+
+  func find(head: UInt32, filter: UnsafeRawBufferPointer) -> UInt32? {
+    var i = head
+    while i != subscriptionNone {
+      if self.filter(Int(i)).bytesEqual(filter) { return i }
+      i = entries[Int(i)].next
+    }
+    return nil
   }
 
   enum AddResult { case added, replaced, tableFull, filterTooLong }
 
   /// Adds or replaces (same filter of the same owner [MQTT-3.8.4-3]) a subscription.
-  mutating func add(owner: UInt32, head: inout UInt32, filter: UnsafeRawBufferPointer, qos: QoS) -> AddResult {
-    var i = head
-    while i != subscriptionNone {
-      if self.filter(Int(i)).bytesEqual(filter) {
-        entries[Int(i)].qos = qos
-        return .replaced
-      }
-      i = entries[Int(i)].next
+  mutating func add(
+    owner: UInt32, head: inout UInt32, filter: UnsafeRawBufferPointer, matchOffset: Int,
+    options: SubscriptionOptions, identifier: UInt32
+  ) -> AddResult {
+    if let i = find(head: head, filter: filter) {
+      entries[Int(i)].options = options
+      entries[Int(i)].identifier = identifier
+      return .replaced
     }
     if filter.count > filterBytesMax { return .filterTooLong }
     guard freeHead != subscriptionNone else { return .tableFull }
@@ -62,7 +86,9 @@ struct SubscriptionTable {
     freeHead = entries[Int(e)].next
     let idx = Int(e)
     (filters + idx * filterBytesMax).copyMemory(from: filter.baseAddress!, byteCount: filter.count)
-    entries[idx] = Subscription(owner: owner, next: head, filterCount: UInt16(filter.count), qos: qos)
+    entries[idx] = Subscription(
+      owner: owner, next: head, identifier: identifier, lastTurn: 0, filterCount: UInt16(filter.count),
+      matchOffset: UInt16(matchOffset), options: options)
     head = e
     highWater = max(highWater, idx + 1)
     count += 1
@@ -97,7 +123,7 @@ struct SubscriptionTable {
   }
 
   private mutating func free(_ i: UInt32) {
-    entries[Int(i)] = Subscription(owner: subscriptionNone, next: freeHead, filterCount: 0, qos: .atMostOnce)
+    entries[Int(i)] = Subscription(owner: subscriptionNone, next: freeHead)
     freeHead = i
     count -= 1
   }

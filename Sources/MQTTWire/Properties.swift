@@ -54,7 +54,7 @@ public enum PropertyID: UInt8, Sendable, CaseIterable {
     }
   }
 
-  var bit: UInt64 { 1 << UInt64(rawValue) }
+  public var bit: UInt64 { 1 << UInt64(rawValue) }
 }
 
 /// Where a property block sits; each place allows its own identifiers (§2.2.2.2 Table 2-4).
@@ -215,6 +215,27 @@ public struct Properties {
   public func contains(_ id: PropertyID) -> Bool { find(id) != nil }
 
   public var isEmpty: Bool { raw.count == 0 }
+
+  /// Bytes of the block without the properties whose bits are set in `mask`.
+  public func byteCount(excluding mask: UInt64) -> Int {
+    var counter = CountingSink()
+    write(excluding: mask, into: &counter)
+    return counter.count
+  }
+
+  /// Writes the block's (identifier, value) records in order, except those in `mask`: how a
+  /// broker forwards a PUBLISH's properties unchanged while replacing a few of its own.
+  public func write<S: ByteSink>(excluding mask: UInt64, into s: inout S) {
+    var r = ByteReader(raw)
+    while r.remaining > 0 {
+      let start = r.offset
+      guard let code = try? r.readVariableByteInteger(), let id = PropertyID(rawValue: UInt8(code)) else {
+        preconditionFailure("property block changed after validation")
+      }
+      Properties.skip(id, &r)
+      if mask & id.bit == 0 { s.write(raw.slice(start, r.offset - start)) }
+    }
+  }
 
   /// Every occurrence of one property, in order (User Property, Subscription Identifier).
   public func all(_ id: PropertyID) -> PropertyIterator { PropertyIterator(reader: ByteReader(raw), id: id) }

@@ -1,0 +1,213 @@
+// Sessions over time: finding, starting, resuming and ending them; wills; expiry; closing a
+// connection and what that does to its session (§4.1, §3.1.2.5, §3.1.3.2).
+import Bounded
+import MQTTWire
+
+extension Broker {
+  func clientID(_ session: UInt32) -> UnsafeRawBufferPointer {
+    UnsafeRawBufferPointer(
+      start: clientIDs + Int(session) * limits.clientIDBytesMax, count: Int(sessions[Int(session)].clientIDCount))
+  }
+
+  func findSession(_ id: UnsafeRawBufferPointer) -> UInt32? {
+    var i = 0
+    while i < sessionHighWater {
+      if sessions[i].state != .free && Int(sessions[i].clientIDCount) == id.count
+        && clientID(UInt32(i)).bytesEqual(id)
+      {
+        return UInt32(i)
+      }
+      i += 1
+    }
+    return nil
+  }
+
+  /// A fresh session for `id`; nil when every session is in use (`max_sessions`).
+  func newSession(_ id: UnsafeRawBufferPointer) -> UInt32? {
+    guard sessionFreeHead != sessionNone else { return nil }
+    let session = sessionFreeHead
+    let i = Int(session)
+    sessionFreeHead = sessions[i].connection
+    sessions[i] = Session()
+    if id.count > 0 { (clientIDs + i * limits.clientIDBytesMax).copyMemory(from: id.baseAddress!, byteCount: id.count) }
+    sessions[i].clientIDCount = UInt16(id.count)
+    sessions[i].state = .online  // bound to its connection by the caller (attach)
+    sessionHighWater = max(sessionHighWater, i + 1)
+    return session
+  }
+
+  /// Ends a session: its will (if still pending) is published [MQTT-3.1.3-9], its
+  /// subscriptions, queue and in-flight messages go, and the slot is free.
+  func endSession(_ session: UInt32, now: UInt64) {
+    let i = Int(session)
+    precondition(sessions[i].state != .free, "end of a free session")
+    if sessions[i].state == .offline && sessions[i].connection == slotNone { stats.sessionsPersistent -= 1 }
+    sessions[i].connection = slotNone
+    sessions[i].state = .offline
+    publishWill(session, now: now)
+    subscriptions.removeAll(head: &sessions[i].subscriptionHead)
+    stats.subscriptionsActive = subscriptions.count
+    while let e = entries.popHead(&sessions[i].inflight) {
+      if entries[e].message != messageNone { store.release(entries[e].message) }
+      entries.give(e)
+    }
+    while let e = entries.popHead(&sessions[i].pending) {
+      store.release(entries[e].message)
+      entries.give(e)
+      stats.messagesQueued -= 1
+    }
+    let slots = qos2Slots(session)
+    for k in slots.indices { slots[k] = 0 }
+    sessions[i] = Session()
+    sessions[i].connection = sessionFreeHead
+    sessionFreeHead = session
+    stats.messagesStored = store.count
+  }
+
+  func cancelWill(_ session: UInt32) {
+    let i = Int(session)
+    if sessions[i].will != messageNone { store.release(sessions[i].will) }
+    sessions[i].will = messageNone
+    sessions[i].willAt = 0
+  }
+
+  /// Publishes the session's will now (and forgets it).
+  func publishWill(_ session: UInt32, now: UInt64) {
+    let i = Int(session)
+    let m = sessions[i].will
+    guard m != messageNone else { return }
+    sessions[i].will = messageNone
+    sessions[i].willAt = 0
+    if sessions[i].willExpiry > 0 {
+      store.headers[Int(m)].expiresAt = now + UInt64(sessions[i].willExpiry) * 1000
+    }
+    let h = store[m]
+    _ = publish(
+      topic: store.topic(m, scratch: topicScratch), properties: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0),
+      qos: h.qos, retain: h.retain, expiresAt: h.expiresAt, publisher: session, stored: m, rejectable: false, now: now)
+    store.release(m)
+    stats.willsPublished &+= 1
+  }
+
+  /// Offline sessions: delayed wills that are due, sessions that expired.
+  func expireSessions(now: UInt64) {
+    guard stats.sessionsPersistent > 0 else { return }
+    var i = 0
+    while i < sessionHighWater {
+      if sessions[i].state == .offline && sessions[i].connection == slotNone {
+        if sessions[i].willAt != 0 && now >= sessions[i].willAt {
+          publishWill(UInt32(i), now: now)  // [MQTT-3.1.3-9] after the Will Delay Interval
+        }
+        if sessions[i].expiresAt != 0 && now >= sessions[i].expiresAt {
+          endSession(UInt32(i), now: now)  // [MQTT-3.1.2-23] the Session Expiry Interval passed
+          stats.sessionsExpired &+= 1
+        }
+      }
+      i += 1
+    }
+  }
+
+  // MARK: closing
+
+  func close(_ s: Int, _ reason: CloseReason) {
+    let state = connections[s].state
+    guard state == .awaitingConnect || state == .connected else { return }
+    if state == .connected {
+      stats.clientsConnected -= 1
+      if connections[s].version == .v5, let code = reason.disconnectReason {
+        // MQTT 5: the server says why before closing [MQTT-4.13.1-1], when it fits.
+        let size = Encode.totalSize(
+          remaining: Encode.reasonPacketRemainingLength(reasonCode: code.rawValue, properties: Properties?.none))
+        if fits(s, size) {
+          append(s, size: size) {
+            Encode.reasonPacket(.disconnect, reasonCode: code.rawValue, properties: Properties?.none, into: &$0)
+          }
+        }
+      }
+    }
+    connections[s].state = .closing
+    connections[s].closeReason = reason
+    stats.countClose(reason)
+    var a = s * limits.topicAliasMax
+    while a < (s + 1) * limits.topicAliasMax {
+      if aliases[a] != messageNone { store.release(aliases[a]) }
+      aliases[a] = messageNone
+      a += 1
+    }
+    let queued = closeQueue.push(UInt32(s))
+    precondition(queued, "close ring holds one entry per connection")
+    if state == .connected { detach(s, reason) }
+  }
+
+  /// The connection of a session closed: the will is published or scheduled, and the session
+  /// ends (Session Expiry Interval 0) or stays, offline, until it expires.
+  func detach(_ s: Int, _ reason: CloseReason) {
+    let session = connections[s].session
+    connections[s].session = sessionNone
+    guard session != sessionNone else { return }
+    let i = Int(session)
+    let now = clock
+    sessions[i].state = .offline
+    sessions[i].connection = slotNone
+    stats.sessionsPersistent += 1
+    // Messages sent and not acknowledged are sent again when the session resumes; QoS 0
+    // messages waiting are dropped unless queue_qos0_messages.
+    var e = sessions[i].inflight.head
+    while e != entryNone {
+      entries[e].unsent = true
+      e = entries[e].next
+    }
+    if !limits.queueQoS0 { dropQueuedQoS0(i) }
+    let willDue = reason != .clientDisconnect || connections[s].flags.contains(.willOnDisconnect)
+    if sessions[i].will != messageNone {
+      if !willDue {
+        cancelWill(session)  // [MQTT-3.1.2-10] a normal DISCONNECT removes the will
+      } else if sessions[i].willDelay == 0 || sessions[i].expiryInterval == 0 {
+        publishWill(session, now: now)  // [MQTT-3.1.2-8]
+      } else {
+        sessions[i].willAt = now + UInt64(sessions[i].willDelay) * 1000  // [MQTT-3.1.3-9]
+      }
+    }
+    let interval = sessions[i].expiryInterval
+    if interval == 0 {
+      endSession(session, now: now)
+    } else {
+      sessions[i].expiresAt = interval == UInt32.max ? 0 : now + UInt64(interval) * 1000
+    }
+  }
+
+  func dropQueuedQoS0(_ i: Int) {
+    var prev = entryNone
+    var e = sessions[i].pending.head
+    while e != entryNone {
+      let next = entries[e].next
+      if entries[e].qos == .atMostOnce {
+        entries.unlink(e, after: prev, from: &sessions[i].pending)
+        store.release(entries[e].message)
+        entries.give(e)
+        sessions[i].pendingCount -= 1
+        stats.messagesQueued -= 1
+      } else {
+        prev = e
+      }
+      e = next
+    }
+  }
+
+  /// Binds a resumed or new session to its connection (it was offline).
+  func attach(_ session: UInt32, _ s: Int) {
+    let i = Int(session)
+    if sessions[i].state == .offline && sessions[i].connection == slotNone { stats.sessionsPersistent -= 1 }
+    sessions[i].state = .online
+    sessions[i].connection = UInt32(s)
+    sessions[i].expiresAt = 0
+  }
+}
+
+extension UnsafeMutableBufferPointer {
+  /// Slot-indexed tables use UInt32 indices.
+  subscript(_ i: UInt32) -> Element {
+    get { self[Int(i)] }
+    nonmutating set { self[Int(i)] = newValue }
+  }
+}

@@ -1,0 +1,154 @@
+// Sessions: the MQTT state that outlives a network connection (§4.1). A connected client's
+// session is bound to its connection slot; a persistent session whose client disconnected
+// stays here, offline, with its subscriptions, its queue and its in-flight messages, until
+// the client returns or the session expires. Sessions are fixed slots (`max_sessions`).
+//
+// Each session has two lists of queue entries (a shared, fixed pool): `inflight` holds the
+// QoS 1/2 messages sent and not yet acknowledged, oldest first; `pending` holds messages
+// waiting to be sent, in arrival order. Entries refer to stored messages; they never hold
+// payload bytes.
+import Bounded
+import MQTTWire
+
+let sessionNone: UInt32 = .max
+let entryNone: UInt32 = .max
+let slotNone: UInt32 = .max
+
+enum SessionState: UInt8 {
+  case free = 0
+  /// Bound to a connected client.
+  case online
+  /// Persistent session of a disconnected client.
+  case offline
+}
+
+struct EntryList {
+  var head: UInt32 = entryNone
+  var tail: UInt32 = entryNone
+  var isEmpty: Bool { head == entryNone }
+}
+
+struct Session {
+  var state: SessionState = .free
+  var version: ProtocolVersion = .v311
+  var clientIDCount: UInt16 = 0
+  var nextPacketID: UInt16 = 0
+  var inflightCount: UInt16 = 0
+  /// Connection slot while online.
+  var connection: UInt32 = slotNone
+  var subscriptionHead: UInt32 = subscriptionNone
+  /// Session Expiry Interval in seconds; UInt32.max never expires, 0 ends at disconnect.
+  var expiryInterval: UInt32 = 0
+  /// The will message, or messageNone.
+  var will: UInt32 = messageNone
+  var willDelay: UInt32 = 0
+  /// Message Expiry Interval of the will (applies from publication); 0 = none.
+  var willExpiry: UInt32 = 0
+  var pendingCount: UInt32 = 0
+  var inflight = EntryList()
+  var pending = EntryList()
+  /// The publish sequence this session was last matched in (one delivery per publish).
+  var deliveryStamp: UInt32 = 0
+  /// Its position in the fan-out scratch for that publish.
+  var fanoutIndex: UInt32 = 0
+  /// Offline: when the session ends (ms; 0 = never).
+  var expiresAt: UInt64 = 0
+  /// Offline with a delayed will: when the will is published (ms; 0 = no will pending).
+  var willAt: UInt64 = 0
+}
+
+enum EntryState: UInt8 {
+  case pending = 0
+  case awaitingPuback
+  case awaitingPubrec
+  /// PUBREL sent; the message itself is released.
+  case awaitingPubcomp
+}
+
+/// One message reference in a session's queue or in-flight window. 12 bytes.
+struct QueueEntry {
+  var message: UInt32 = messageNone
+  var next: UInt32 = entryNone
+  var packetID: UInt16 = 0
+  var qos: QoS = .atMostOnce
+  var state: EntryState = .pending
+  var retain = false
+  /// In the in-flight window but not (re)sent on the current connection: sent with DUP when
+  /// the session resumes [MQTT-4.4.0-1].
+  var unsent = false
+}
+
+/// A fixed pool of queue entries with a free list.
+struct EntryPool {
+  let entries: UnsafeMutableBufferPointer<QueueEntry>
+  var freeHead: UInt32
+  private(set) var freeCount: Int
+
+  init(_ entries: UnsafeMutableBufferPointer<QueueEntry>) {
+    self.entries = entries
+    var i = 0
+    while i < entries.count {
+      entries[i] = QueueEntry()
+      entries[i].next = i + 1 < entries.count ? UInt32(i + 1) : entryNone
+      i += 1
+    }
+    freeHead = entries.count > 0 ? 0 : entryNone
+    freeCount = entries.count
+  }
+
+  mutating func take() -> UInt32? {
+    guard freeHead != entryNone else { return nil }
+    let e = freeHead
+    freeHead = entries[Int(e)].next
+    entries[Int(e)] = QueueEntry()
+    freeCount -= 1
+    return e
+  }
+
+  mutating func give(_ e: UInt32) {
+    entries[Int(e)] = QueueEntry(message: messageNone, next: freeHead)
+    freeHead = e
+    freeCount += 1
+  }
+
+  subscript(_ e: UInt32) -> QueueEntry {
+    get { entries[Int(e)] }
+    nonmutating set { entries[Int(e)] = newValue }
+  }
+
+  func append(_ e: UInt32, to list: inout EntryList) {
+    entries[Int(e)].next = entryNone
+    if list.tail == entryNone { list.head = e } else { entries[Int(list.tail)].next = e }
+    list.tail = e
+  }
+
+  func popHead(_ list: inout EntryList) -> UInt32? {
+    guard list.head != entryNone else { return nil }
+    let e = list.head
+    list.head = entries[Int(e)].next
+    if list.head == entryNone { list.tail = entryNone }
+    entries[Int(e)].next = entryNone
+    return e
+  }
+
+  /// Unlinks `e`, whose predecessor is `prev` (entryNone for the head).
+  func unlink(_ e: UInt32, after prev: UInt32, from list: inout EntryList) {
+    let after = entries[Int(e)].next
+    if prev == entryNone { list.head = after } else { entries[Int(prev)].next = after }
+    if list.tail == e { list.tail = prev }
+    entries[Int(e)].next = entryNone
+  }
+}
+
+/// One recipient of a message being routed: the session, the QoS it gets (the highest of its
+/// matching subscriptions [MQTT-3.3.4-2]) and whether the retain flag is kept.
+struct FanOut {
+  var session: UInt32 = sessionNone
+  /// The subscription entry (shared subscriptions: the group member chosen).
+  var subscription: UInt32 = subscriptionNone
+  var qos: QoS = .atMostOnce
+  var retainAsPublished = false
+  var shared = false
+  /// Shared entries already resolved into a recipient (or skipped).
+  var done = false
+}
