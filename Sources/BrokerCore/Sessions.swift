@@ -65,7 +65,7 @@ enum EntryState: UInt8 {
   case awaitingPubcomp
 }
 
-/// One message reference in a session's queue or in-flight window. 12 bytes.
+/// One message reference in a session's queue or in-flight window. 16 bytes.
 struct QueueEntry {
   var message: UInt32 = messageNone
   var next: UInt32 = entryNone

@@ -178,6 +178,12 @@ public enum Config {
       }
       return n
     }
+    func flag() throws(ConfigError) -> Bool {
+      let v = try one()
+      if eq(v, "true") { return true }
+      if eq(v, "false") { return false }
+      throw ConfigError("invalid value '\(text(v))' for '\(text(key))' (true or false)")
+    }
     if eq(key, "listener") {
       guard w.count == 2 || w.count == 3 else { throw ConfigError("'listener' takes PORT [ADDRESS]") }
       guard let port = parsePort(w[1]) else { throw ConfigError("invalid port '\(text(w[1]))' for 'listener' (1-65535)") }
@@ -215,6 +221,36 @@ public enum Config {
       s.limits.connectTimeoutSeconds = try count(1, 3600)
     } else if eq(key, "max_inflight_messages") {
       s.limits.inflightMax = try count(1, 65535)
+    } else if eq(key, "max_sessions") {
+      s.limits.sessionsMax = try count(0, 10_000_000)
+    } else if eq(key, "max_queued_messages") {
+      // Mosquitto's 0 ("unlimited") keeps the default: midge always has a bound.
+      let v = try one()
+      if eq(v, "0") { return }
+      s.limits.queuedMessagesMax = try count(1, 10_000_000)
+    } else if eq(key, "queue_qos0_messages") {
+      s.limits.queueQoS0 = try flag()
+    } else if eq(key, "queue_full_action") {
+      let v = try one()
+      if eq(v, "quota_exceeded") { s.limits.queueFullAction = .quotaExceeded } else if eq(v, "pause") {
+        s.limits.queueFullAction = .pause
+      } else {
+        throw ConfigError("invalid value '\(text(v))' for 'queue_full_action' (quota_exceeded or pause)")
+      }
+    } else if eq(key, "max_retained_messages") {
+      s.limits.retainedMessagesMax = try count(0, 10_000_000)
+    } else if eq(key, "max_retained_bytes") {
+      s.limits.retainedBytesMax = try size(0, 1 << 30)
+    } else if eq(key, "retain_available") {
+      s.limits.retainAvailable = try flag()
+    } else if eq(key, "max_topic_alias") {
+      s.limits.topicAliasMax = try count(0, 65535)
+    } else if eq(key, "persistent_client_expiration") {
+      let v = try one()
+      guard let seconds = parseDuration(v) else {
+        throw ConfigError("invalid duration '\(text(v))' for 'persistent_client_expiration' (e.g. 3600, 1h, 2d, 1w, 1m, 1y)")
+      }
+      s.limits.persistentExpirySeconds = seconds
     } else if eq(key, "socket_send_buffer") {
       s.limits.socketSendBufferBytes = try size(0, 16 << 20)
     } else if eq(key, "socket_receive_buffer") {
@@ -222,6 +258,19 @@ public enum Config {
     } else {
       throw ConfigError("unknown key '\(text(key))'")
     }
+  }
+
+  /// Mosquitto's durations: a number with an optional unit, h(ours), d(ays), w(eeks),
+  /// m(onths of 30 days) or y(ears of 365 days); no unit means seconds.
+  public static func parseDuration(_ a: [UInt8]) -> Int? {
+    guard let last = a.last else { return nil }
+    let units: [(UInt8, Int)] = [(0x68, 3600), (0x64, 86400), (0x77, 604_800), (0x6D, 2_592_000), (0x79, 31_536_000)]
+    for (letter, seconds) in units where last == letter {
+      guard let n = parseInt(Array(a.dropLast())), n > 0, n <= Int(Int32.max) / seconds else { return nil }
+      return n * seconds
+    }
+    guard let n = parseInt(a), n >= 0, n <= Int(Int32.max) else { return nil }
+    return n
   }
 
   public static let budgetMin = 64 << 10

@@ -78,21 +78,22 @@ struct ConnectTests {
     net.closeAllAndCheckPools()
   }
 
-  @Test("an MQTT 5 CONNECT (level 5, with properties) is refused and closed, no session [MQTT-3.1.2-2]")
-  func mqtt5Refused() throws {
+  @Test("an MQTT 5 CONNECT is accepted: CONNACK 0x00 with the server's limits as properties [MQTT-3.2.2-?] §3.2.2.3")
+  func mqtt5Accepted() throws {
     let net = FakeNetwork()
     let c = try #require(net.connect())
     // Level 5, property length 0x05: Session Expiry Interval (0x11) = 0x0000003C.
     net.send(c, P.connect(clientID: "v5", level: 5, v5Properties: [0x11, 0x00, 0x00, 0x00, 0x3C]))
-    let answer = net.take(c).map(\.bytes)
-    // Either refusal the specs allow a server that does not serve MQTT 5 sessions:
-    // MQTT 3.1.1 form, return code 0x01 [MQTT-3.1.2-2], or the MQTT 5 form, reason code 0x84
-    // (Unsupported Protocol Version) with an empty property length (MQTT 5 §3.1.2.2).
-    let v311Form: [UInt8] = [0x20, 0x02, 0x00, 0x01]
-    let v5Form: [UInt8] = [0x20, 0x03, 0x00, 0x84, 0x00]
-    #expect(answer == [v311Form] || answer == [v5Form], "CONNACK was \(answer)")
-    #expect(net.closed(c) == .connectRefused)
-    #expect(net.stats.clientsConnected == 0)
+    let answer = try #require(net.take(c).first?.bytes)
+    let l = net.limits
+    // Receive Maximum (0x21), Topic Alias Maximum (0x22), Maximum Packet Size (0x27), in the
+    // order OutProperties writes them.
+    let props: [UInt8] =
+      [0x21, 0x00, UInt8(l.inflightMax)] + [0x22, 0x00, UInt8(l.topicAliasMax)]
+      + [0x27, 0x00, 0x00, UInt8(l.packetBytesMax >> 8), UInt8(l.packetBytesMax & 0xFF)]
+    #expect(answer == [0x20, UInt8(3 + props.count), 0x00, 0x00, UInt8(props.count)] + props)
+    #expect(net.closed(c) == nil)
+    #expect(net.stats.clientsConnected == 1)
     net.closeAllAndCheckPools()
   }
 

@@ -9,13 +9,13 @@ import Testing
 
 @Suite("Subscriptions and routing")
 struct RoutingTests {
-  @Test("SUBACK carries the packet id and one 0x00 per filter, QoS 1/2 requests granted 0 [MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-5] [MQTT-3.8.4-6]")
+  @Test("SUBACK carries the packet id and the granted QoS per filter, as requested [MQTT-3.8.4-1] [MQTT-3.8.4-2] [MQTT-3.8.4-5] [MQTT-3.8.4-6]")
   func suback() throws {
     let net = FakeNetwork()
     let c = try net.client("s")
     net.send(c, P.subscribe(0x1234, [("a", 0), ("b/+", 1), ("c/#", 2)]))
-    // 0x90 SUBACK, remaining 5, packet id 0x1234, three return codes: all "QoS 0 granted".
-    #expect(net.take(c).map(\.bytes) == [[0x90, 0x05, 0x12, 0x34, 0x00, 0x00, 0x00]])
+    // 0x90 SUBACK, remaining 5, packet id 0x1234, three return codes: QoS 0, 1 and 2 granted.
+    #expect(net.take(c).map(\.bytes) == [[0x90, 0x05, 0x12, 0x34, 0x00, 0x01, 0x02]])
     #expect(net.stats.subscriptionsActive == 3)
     net.closeAllAndCheckPools()
   }
@@ -98,7 +98,7 @@ struct RoutingTests {
     net.closeAllAndCheckPools()
   }
 
-  @Test("delivery is QoS 0 with RETAIN and DUP cleared, whatever the publisher set [MQTT-3.3.1-9] [MQTT-3.3.1-3]")
+  @Test("live delivery: QoS is the minimum of publish and subscription, RETAIN and DUP cleared [MQTT-3.3.1-9] [MQTT-3.3.1-3] [MQTT-3.8.4-8]")
   func flagsCleared() throws {
     let net = FakeNetwork()
     let sub = try net.client("sub")
@@ -110,7 +110,7 @@ struct RoutingTests {
     net.send(pub, P.publish("f/q2", "q2", qos: 2, retain: true, dup: true, id: 11))
     let got = net.take(sub)
     #expect(got.map(\.topic) == ["f/r", "f/q1", "f/q2"])
-    #expect(got.map(\.first) == [0x30, 0x30, 0x30], "PUBLISH, QoS 0, DUP 0, RETAIN 0")
+    #expect(got.map(\.first) == [0x30, 0x32, 0x34], "PUBLISH, QoS 0/1/2, DUP 0, RETAIN 0")
     #expect(got.map(\.payloadText) == ["retained", "q1", "q2"])
     // Exact bytes of the first delivery: 0x30, remaining 13, topic "f/r", payload.
     #expect(got.first?.bytes == [0x30, 13, 0x00, 0x03] + Array("f/r".utf8) + Array("retained".utf8))
@@ -135,7 +135,7 @@ struct RoutingTests {
     let pub = try net.client("pub")
     net.send(sub, P.subscribe(1, [("r/+", 0)]))
     net.send(sub, P.subscribe(2, [("r/+", 1)]))
-    #expect(net.take(sub).map(\.bytes) == [P.suback(1, 0), P.suback(2, 0)])
+    #expect(net.take(sub).map(\.bytes) == [P.suback(1, 0), P.suback(2, 1)])
     #expect(net.stats.subscriptionsActive == 1, "replaced, not added")
     net.send(pub, P.publish("r/1", "once"))
     #expect(net.take(sub).map(\.payloadText) == ["once"])

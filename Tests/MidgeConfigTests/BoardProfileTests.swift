@@ -115,9 +115,12 @@ struct BoardProfileTests {
     #expect(plan.txChunks * limits.chunkBytes >= limits.queuedBytesMax, "one client's queue fits the send pool")
     #expect(limits.queuedBytesMax >= limits.packetBytesMax)
     #expect(plan.largeBuffers.count == (limits.packetBytesMax > limits.chunkBytes ? limits.largeBuffersMax : 0))
-    // The budget is used: what is left is less than one chunk plus alignment slack.
+    // The budget is used: what is left is less than one unit of each traffic pool (rounding
+    // of the four shares) plus alignment slack.
     let left = Int64(limits.memoryBudgetBytes) - plan.memory.totalBytes
-    #expect(left < Int64(limits.chunkBytes + 4 + 4 * 64))
+    let units = 2 * (limits.chunkBytes + 4) + BrokerPlan.messageChunkCost + MemoryLayout<QueueEntry>.stride
+    #expect(left < Int64(units + 9 * 64))
+    #expect(plan.messageChunks * BrokerPlan.messageChunkBytes >= limits.packetBytesMax, "one largest message fits")
   }
 
   @Test("the defaults text is built like the Makefile's")

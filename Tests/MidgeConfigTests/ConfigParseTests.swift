@@ -84,6 +84,38 @@ struct ConfigParseTests {
     #expect(s.verbose == false)
   }
 
+  @Test("session, queue, retained and MQTT 5 keys (Mosquitto names where Mosquitto has one)")
+  func sessionKeys() throws {
+    let s = try parsed(
+      """
+      max_sessions 3000
+      max_queued_messages 50
+      queue_qos0_messages true
+      queue_full_action pause
+      max_retained_messages 77
+      max_retained_bytes 64KiB
+      retain_available false
+      max_topic_alias 5
+      persistent_client_expiration 2d
+      """)
+    #expect(s.limits.sessionsMax == 3000)
+    #expect(s.limits.queuedMessagesMax == 50)
+    #expect(s.limits.queueQoS0)
+    #expect(s.limits.queueFullAction == .pause)
+    #expect(s.limits.retainedMessagesMax == 77)
+    #expect(s.limits.retainedBytesMax == 64 << 10)
+    #expect(!s.limits.retainAvailable)
+    #expect(s.limits.topicAliasMax == 5)
+    #expect(s.limits.persistentExpirySeconds == 2 * 86400)
+    #expect(try parsed("max_queued_messages 0").limits.queuedMessagesMax == Limits().queuedMessagesMax)
+    for (text, seconds) in [("3600", 3600), ("1h", 3600), ("1w", 604_800), ("1m", 2_592_000), ("1y", 31_536_000)] {
+      #expect(try parsed("persistent_client_expiration \(text)").limits.persistentExpirySeconds == seconds)
+    }
+    #expect(parseError("persistent_client_expiration 1x") == "test.conf:1: invalid duration '1x' for 'persistent_client_expiration' (e.g. 3600, 1h, 2d, 1w, 1m, 1y)")
+    #expect(parseError("queue_full_action drop") == "test.conf:1: invalid value 'drop' for 'queue_full_action' (quota_exceeded or pause)")
+    #expect(parseError("retain_available yes") == "test.conf:1: invalid value 'yes' for 'retain_available' (true or false)")
+  }
+
   @Test("an empty text changes nothing")
   func empty() throws {
     let s = try parsed("")

@@ -1,6 +1,6 @@
 // Method: plan arithmetic checked against its own description. BrokerPlan.make lays out named
 // lines back to back, each on a 64-byte boundary, then splits what is left of the budget into
-// I/O chunks (1/4 receive, at least 8; the rest send). The tests recompute that layout from
+// four traffic pools (1/4 receive chunks, 3/8 send chunks, 1/4 message store, 1/8 queue entries). The tests recompute that layout from
 // the reservations' offsets and the lines' sizes, and probe the refusal path: a budget that is
 // too small must throw a PlanError naming the largest fixed consumer, and the size it reports
 // as needed must be enough. Limits.verify's relations are checked one by one.
@@ -13,8 +13,10 @@ import Testing
 /// Reservation offsets in plan order (the order of plan.memory.lines).
 func offsets(_ p: BrokerPlan) -> [Int] {
   [
-    p.connections.offset, p.sockets.offset, p.loopBuffers.offset, p.clientIDs.offset, p.qos2IDs.offset,
-    p.subscriptions.offset, p.filters.offset, p.rings.offset, p.largeBuffers.offset, p.largeLinks.offset,
+    p.connections.offset, p.sockets.offset, p.loopBuffers.offset, p.sessions.offset, p.clientIDs.offset,
+    p.qos2IDs.offset, p.aliases.offset, p.subscriptions.offset, p.filters.offset, p.fanout.offset,
+    p.topicScratch.offset, p.retained.offset, p.rings.offset, p.largeBuffers.offset, p.largeLinks.offset,
+    p.messages.offset, p.messageData.offset, p.messageLinks.offset, p.entries.offset,
     p.rxData.offset, p.rxLinks.offset, p.txData.offset, p.txLinks.offset,
   ]
 }
@@ -82,17 +84,27 @@ struct PlanTests {
     let plan = try BrokerPlan.make(limits)
     let n = limits.slotCount  // max_connections + refusal slots
     let large = limits.packetBytesMax > limits.chunkBytes ? limits.largeBuffersMax : 0
+    let sessions = limits.sessionCount
     let expected: [(String, Int, Int?)] = [
       ("connection slots", n, nil),
       ("socket table", n, 8),
       ("event loop buffers", 1, 8192),
-      ("client identifiers", n, limits.clientIDBytesMax),
-      ("inbound QoS 2 ids", n * limits.inflightMax, 2),
+      ("sessions", sessions, nil),
+      ("client identifiers", sessions, limits.clientIDBytesMax),
+      ("inbound QoS 2 ids", sessions * limits.inflightMax, 2),
+      ("topic aliases", n * limits.topicAliasMax, 4),
       ("subscriptions", limits.subscriptionsMax, nil),
       ("subscription filters", limits.subscriptionsMax, limits.topicBytesMax),
+      ("fan-out scratch", 2 * limits.subscriptionsMax, nil),
+      ("topic scratch", 2, min(65535, limits.packetBytesMax)),
+      ("retained index", limits.retainedMessagesMax, 4),
       ("event rings", n * BrokerPlan.ringsPerConnection, 4),
       ("large packet buffers", large, limits.packetBytesMax),
       ("large buffer links", large, 4),
+      ("message headers", plan.messageChunks, nil),
+      ("message chunks", plan.messageChunks, BrokerPlan.messageChunkBytes),
+      ("message chunk links", plan.messageChunks, 4),
+      ("queued message references", plan.queueEntries, MemoryLayout<QueueEntry>.stride),
       ("receive chunks", plan.rxChunks, limits.chunkBytes),
       ("receive chunk links", plan.rxChunks, 4),
       ("send chunks", plan.txChunks, limits.chunkBytes),
@@ -105,16 +117,22 @@ struct PlanTests {
     }
   }
 
-  @Test("what is left of the budget becomes chunks: 1/4 receive (at least 8), the rest send",
+  @Test("what is left of the budget goes to the traffic pools: 1/4 receive, 3/8 send, 1/4 messages, 1/8 entries",
     arguments: PlanTests.shapes.map(\.1))
-  func chunkSplit(limits: Limits) throws {
+  func poolSplit(limits: Limits) throws {
     let plan = try BrokerPlan.make(limits)
-    let chunks = plan.rxChunks + plan.txChunks
-    #expect(plan.rxChunks == max(BrokerPlan.minimumRxChunks, chunks / 4))
+    let fixedLines = plan.memory.lines.prefix(15)
+    let fixed = (fixedLines.last.map { Int64(plan.largeLinks.offset) + $0.totalBytes } ?? 0) + Int64(9 * Arena.alignment)
+    let left = Int64(limits.memoryBudgetBytes) - fixed
+    let perChunk = Int64(limits.chunkBytes + 4)
+    #expect(Int64(plan.rxChunks) == left / 4 / perChunk)
+    #expect(Int64(plan.txChunks) == left * 3 / 8 / perChunk)
+    #expect(Int64(plan.messageChunks) == left / 4 / Int64(BrokerPlan.messageChunkCost))
+    #expect(Int64(plan.queueEntries) == left / 8 / Int64(MemoryLayout<QueueEntry>.stride))
+    #expect(plan.rxChunks >= BrokerPlan.minimumRxChunks)
     #expect(plan.txChunks * limits.chunkBytes >= limits.queuedBytesMax)
-    let left = Int64(limits.memoryBudgetBytes) - plan.memory.totalBytes
-    #expect(left >= 0)
-    #expect(left < Int64(limits.chunkBytes + 4 + 4 * Arena.alignment), "no whole chunk left unused")
+    #expect(plan.messageChunks * BrokerPlan.messageChunkBytes >= limits.packetBytesMax)
+    #expect(plan.memory.totalBytes <= Int64(limits.memoryBudgetBytes))
   }
 
   @Test("a plan can be carved and a broker built on it", arguments: PlanTests.shapes.map(\.1))
@@ -152,7 +170,7 @@ struct PlanTests {
     // The named consumer is indeed the largest line placed before the chunks.
     var big = limits
     big.memoryBudgetBytes = 1 << 40
-    let fixed = try BrokerPlan.make(big).memory.lines.prefix(10)
+    let fixed = try BrokerPlan.make(big).memory.lines.prefix(15)
     let largest = fixed.max { $0.totalBytes < $1.totalBytes }
     #expect(largest.map { "\($0.name)" } == consumer)
   }
@@ -170,10 +188,6 @@ struct PlanTests {
       }),
     ])
   func neededIsEnough(name: String, limits: Limits) throws {
-    // BUG (Limits.swift, BrokerPlan.make): neededBytes = fixed + perChunk * (8 + q/c + 1)
-    // assumes 8 receive chunks, but the split gives receive max(8, chunks/4): with that many
-    // chunks only about 3/4 are send chunks, fewer than q/c, so the suggested budget still
-    // fails (e.g. the README's "at least 4580660 needed" for --memory 2MiB).
     let error = try #require(planError(limits), "\(name) should not fit")
     var raised = limits
     raised.memoryBudgetBytes = Int(error.neededBytes)
@@ -193,8 +207,7 @@ struct PlanTests {
     l.packetBytesMax = 1024
     l.queuedBytesMax = 2048
     l.largeBuffersMax = 1
-    // Binary search for the smallest fitting budget, then check the plan at that budget:
-    // exactly the 8 + 8 chunks the relations require.
+    // Binary search for the smallest fitting budget: there, the tightest pool is at its minimum.
     var lo = 1024
     var hi = 1 << 20
     while lo < hi {
@@ -204,10 +217,14 @@ struct PlanTests {
     }
     l.memoryBudgetBytes = lo
     let plan = try BrokerPlan.make(l)
-    #expect(plan.rxChunks == 8)
-    #expect(plan.txChunks == 8)
+    let atMinimum =
+      plan.rxChunks == BrokerPlan.minimumRxChunks || plan.txChunks == 8
+      || plan.messageChunks == 1024 / BrokerPlan.messageChunkBytes || plan.queueEntries == l.inflightMax
+    #expect(atMinimum, "rx \(plan.rxChunks) tx \(plan.txChunks) messages \(plan.messageChunks) entries \(plan.queueEntries)")
     l.memoryBudgetBytes = lo - 1
     #expect(planError(l) != nil)
+    // The error at lo - 1 names lo as needed.
+    #expect(planError(l)?.neededBytes == Int64(lo))
   }
 
   /// Sets the limit a config key names.
