@@ -321,7 +321,8 @@ extension FakeNetwork {
   /// than `closeAllAndCheckPools`: also sessions, stored messages, queue entries, aliases and
   /// QoS 2 ids). Offline sessions are ended directly (their wills, if any, are published).
   func finish(sourceLocation: SourceLocation = #_sourceLocation) {
-    closeAllAndCheckPools(sourceLocation: sourceLocation)
+    for id in openConnections { broker.peerClosed(id, reason: .peerClosed) }
+    pump()
     var i = 0
     while i < broker.sessionHighWater {
       if broker.sessions[i].state != .free { broker.endSession(UInt32(i), now: now) }
@@ -329,6 +330,7 @@ extension FakeNetwork {
     }
     while broker.retained.count > 0 { broker.retained.remove(0, in: broker.store) }
     pump()
+    closeAllAndCheckPools(sourceLocation: sourceLocation)
     #expect(broker.stats.sessionsPersistent == 0, "persistent session count", sourceLocation: sourceLocation)
     #expect(broker.store.count == 0, "stored messages leaked: \(broker.store.count)", sourceLocation: sourceLocation)
     #expect(
