@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs everything midge needs on a fresh Debian 12 machine: cross linkers' runtime
 # (libgcc), musl for the three architectures, qemu-user for the ARM tests, and the real
-# MQTT clients the integration tests drive. Idempotent: it does nothing when all is present.
+# MQTT clients the integration tests drive (mosquitto-clients, paho-mqtt, and MQTT.js as
+# Debian's node-mqtt: it pulls in nodejs and lives in /usr/share/nodejs, see
+# Tests/integration/test_21_mqttjs.py). Idempotent: it does nothing when all is present.
 # Swift itself (6.3.1) is expected at /opt/swift or on PATH.
 set -u
 apt_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
           libc6-dev-armhf-cross qemu-user-static musl-tools musl-dev:arm64 musl-dev:armhf
-          mosquitto mosquitto-clients openssl iproute2)
+          mosquitto mosquitto-clients node-mqtt openssl iproute2)
 py_pkgs=("paho-mqtt==2.1.0" "pytest")
 
 missing=()
