@@ -206,7 +206,10 @@ extension Broker {
       if online && sessions[si].pending.isEmpty {
         // Nothing waits before it: straight into the send queue, or dropped when that is full.
         let s = Int(sessions[si].connection)
-        if !sendPublish(s, session, m, qos: .atMostOnce, retain: retain, dup: false, packetID: 0, now: now) {
+        let max = connections[s].maximumPacketSize
+        if max != 0 && publishSize(s, session, m, qos: .atMostOnce, now: now) > Int(max) {
+          stats.messagesTooLargeForClient &+= 1  // [MQTT-3.1.2-25] discarded for this client
+        } else if !sendPublish(s, session, m, qos: .atMostOnce, retain: retain, dup: false, packetID: 0, now: now) {
           stats.messagesDroppedQueueFull &+= 1
         }
         return
