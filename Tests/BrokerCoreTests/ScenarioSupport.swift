@@ -302,14 +302,17 @@ extension FakeNetwork {
     return (id, out(id, v5: v5, sourceLocation: sourceLocation))
   }
 
-  /// Subscribes and checks the SUBACK granted the requested QoS.
+  /// Subscribes and checks the SUBACK granted the requested QoS; returns what followed the
+  /// SUBACK (retained messages).
+  @discardableResult
   func sub(
     _ id: ConnectionID, _ filter: String, qos: UInt8, v5: Bool, options: UInt8? = nil, properties: [UInt8] = [],
     sourceLocation: SourceLocation = #_sourceLocation
-  ) {
+  ) -> [Out] {
     send(id, C.subscribe(1, [(filter, options ?? qos)], v5: v5, properties: properties))
     let got = out(id, v5: v5, sourceLocation: sourceLocation)
     #expect(got.first?.type == 9 && got.first?.codes == [qos], "SUBACK \(got)", sourceLocation: sourceLocation)
+    return Array(got.dropFirst())
   }
 
   /// PUBLISH packets in an output list.
