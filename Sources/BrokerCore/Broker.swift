@@ -63,6 +63,8 @@ public final class Broker {
   var sessionFreeHead: UInt32 = 0
   /// Set while a message is being routed: routing uses shared scratch and must not nest.
   var routing = false
+  /// Set while `tick` retries a publisher paused by back-pressure.
+  var retrying = false
   static let scanIntervalMs: UInt64 = 100
 
   public init(plan: BrokerPlan, arena: Arena) {
@@ -83,7 +85,8 @@ public final class Broker {
     aliases = arena.bind(plan.aliases)
     aliases.initialize(repeating: messageNone)
     subscriptions = SubscriptionTable(
-      entries: arena.bind(plan.subscriptions), filters: arena.bind(plan.filters),
+      entries: arena.bind(plan.subscriptions), shortFilters: arena.bind(plan.filters),
+      longFilters: arena.bind(plan.longFilters), longFree: arena.bind(plan.longFree),
       filterBytesMax: limits.topicBytesMax)
     fanout = arena.bind(plan.fanout)
     fanout.initialize(repeating: FanOut())
@@ -223,8 +226,10 @@ public final class Broker {
         // Back-pressure: retry the PUBLISH that waits in the receive buffer. While it waits the
         // client's packets are not read, so keep alive is not enforced.
         connections[s].flags.remove([.waitingQueue, .readPaused])
-        queueInterest(s)
+        retrying = true
         processInput(s, now: now)
+        retrying = false
+        if !connections[s].flags.contains(.waitingQueue) { queueInterest(s) }  // resumed: read again
         if connections[s].keepAliveMs > 0 { connections[s].deadline = now + UInt64(connections[s].keepAliveMs) }
       } else if (c.state == .awaitingConnect || c.state == .connected) && c.deadline != 0 && now >= c.deadline {
         // [MQTT-3.1.2-24] keep alive: no control packet within 1.5 x the keep alive.
@@ -341,8 +346,10 @@ public final class Broker {
       guard handleFrame(s, frame, window.slice(0, frame.totalLength), now: now) else {
         // Back-pressure: the frame stays unprocessed and reading pauses until `tick` retries.
         connections[s].flags.insert([.waitingQueue, .readPaused])
-        stats.publisherPauses &+= 1
-        queueInterest(s)
+        if !retrying {
+          stats.publisherPauses &+= 1
+          queueInterest(s)
+        }
         break
       }
       offset += frame.totalLength

@@ -15,7 +15,9 @@ public struct Limits: Sendable, Equatable {
   public var subscriptionsMax = 8192
   /// Largest packet accepted, fixed header included (`max_packet_size`). Larger: close.
   public var packetBytesMax = 262_144
-  /// Longest topic filter stored for a subscription, in bytes (`max_topic_length`).
+  /// Longest topic filter stored for a subscription, in bytes (`max_topic_length`). Filters
+  /// longer than 64 bytes take one of max_subscriptions / 8 long slots; when those are in use
+  /// the SUBSCRIBE is refused like a full table (SUBACK 0x80 / 0x97).
   public var topicBytesMax = 256
   /// Longest client identifier accepted (`max_client_id_length`). Longer: CONNACK 0x02.
   public var clientIDBytesMax = 128
@@ -112,6 +114,8 @@ public struct BrokerPlan {
   var aliases: Reservation<UInt32>
   var subscriptions: Reservation<Subscription>
   var filters: ByteReservation
+  var longFilters: ByteReservation
+  var longFree: Reservation<UInt32>
   var fanout: Reservation<FanOut>
   var topicScratch: ByteReservation
   var retained: Reservation<UInt32>
@@ -158,7 +162,11 @@ public struct BrokerPlan {
     let aliases = m.reserve("topic aliases", UInt32.self, count: n * limits.topicAliasMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
     let filters = m.reserveBytes(
-      "subscription filters", count: limits.subscriptionsMax, bytesEach: limits.topicBytesMax)
+      "subscription filters", count: limits.subscriptionsMax,
+      bytesEach: min(SubscriptionTable.shortBytes, limits.topicBytesMax))
+    let longCount = limits.topicBytesMax > SubscriptionTable.shortBytes ? max(1, limits.subscriptionsMax / 8) : 0
+    let longFilters = m.reserveBytes("long subscription filters", count: longCount, bytesEach: limits.topicBytesMax)
+    let longFree = m.reserve("long filter free list", UInt32.self, count: longCount)
     // A matching subscription adds one entry; a shared group adds one more for its member.
     let fanout = m.reserve("fan-out scratch", FanOut.self, count: 2 * limits.subscriptionsMax)
     // Two: the topic being routed, and the topic matched for subscription identifiers.
@@ -205,7 +213,7 @@ public struct BrokerPlan {
     precondition(m.totalBytes <= budget, "plan arithmetic exceeds the budget")
     var plan = BrokerPlan(
       limits: limits, connections: connections, sessions: sessions, clientIDs: clientIDs, qos2IDs: qos2,
-      aliases: aliases, subscriptions: subs, filters: filters, fanout: fanout, topicScratch: topicScratch,
+      aliases: aliases, subscriptions: subs, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
       retained: retained, rings: rings, largeBuffers: large, largeLinks: largeLinks, messages: messages,
       messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
       rxLinks: rxLinks, txData: txData, txLinks: txLinks, sockets: sockets, loopBuffers: loopBuffers)

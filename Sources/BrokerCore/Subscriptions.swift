@@ -1,5 +1,7 @@
-// The subscription table: a fixed array of entries, each owning one stored filter of up to
-// max_topic_length bytes. Entries of one session are linked so that removing a session's
+// The subscription table: a fixed array of entries, each owning one stored filter. A filter
+// of up to 64 bytes (most are) lives in the entry's short slot; a longer one, up to
+// max_topic_length, takes one of the fewer long slots (max_subscriptions / 8). So an idle
+// client's subscription costs 64 + 28 bytes, not max_topic_length. Entries of one session are linked so that removing a session's
 // subscriptions touches only them; free entries form a free list. A shared subscription
 // ($share/group/filter) is stored whole; `matchOffset` is where its filter starts.
 // Matching scans the used entries (O(subscriptions) per publish); a topic tree can replace
@@ -22,22 +24,42 @@ struct Subscription {
   /// Where the topic filter starts (0, or after "$share/group/").
   var matchOffset: UInt16 = 0
   var options = SubscriptionOptions(qos: .atMostOnce)
+  /// The long slot holding the filter, or longNone when it is in the short slot.
+  var longSlot: UInt32 = longNone
   var shared: Bool { matchOffset != 0 }
 }
 
+let longNone: UInt32 = .max
+
 struct SubscriptionTable {
+  static let shortBytes = 64
   let entries: UnsafeMutableBufferPointer<Subscription>
-  let filters: UnsafeMutableRawPointer
+  let shortFilters: UnsafeMutableRawPointer
+  let longFilters: UnsafeMutableRawPointer
+  /// Free long slots (a stack).
+  let longFree: UnsafeMutableBufferPointer<UInt32>
+  var longFreeCount: Int
   let filterBytesMax: Int
   var freeHead: UInt32
   /// Entries [0, highWater) have been used at least once; scans stop there.
   var highWater = 0
   var count = 0
 
-  init(entries: UnsafeMutableBufferPointer<Subscription>, filters: UnsafeMutableRawPointer, filterBytesMax: Int) {
+  init(
+    entries: UnsafeMutableBufferPointer<Subscription>, shortFilters: UnsafeMutableRawPointer,
+    longFilters: UnsafeMutableRawPointer, longFree: UnsafeMutableBufferPointer<UInt32>, filterBytesMax: Int
+  ) {
     self.entries = entries
-    self.filters = filters
+    self.shortFilters = shortFilters
+    self.longFilters = longFilters
+    self.longFree = longFree
     self.filterBytesMax = filterBytesMax
+    var k = 0
+    while k < longFree.count {
+      longFree[k] = UInt32(longFree.count - 1 - k)
+      k += 1
+    }
+    longFreeCount = longFree.count
     var i = 0
     while i < entries.count {
       entries[i] = Subscription()
@@ -48,15 +70,20 @@ struct SubscriptionTable {
   }
 
   /// The filter as subscribed (shared ones with their "$share/group/" prefix).
+  func filterBase(_ i: Int) -> UnsafeMutableRawPointer {
+    let long = entries[i].longSlot
+    return long == longNone
+      ? shortFilters + i * SubscriptionTable.shortBytes : longFilters + Int(long) * filterBytesMax
+  }
+
   func filter(_ i: Int) -> UnsafeRawBufferPointer {
-    UnsafeRawBufferPointer(start: filters + i * filterBytesMax, count: Int(entries[i].filterCount))
+    UnsafeRawBufferPointer(start: filterBase(i), count: Int(entries[i].filterCount))
   }
 
   /// The topic filter that topics are matched against.
   func matchFilter(_ i: Int) -> UnsafeRawBufferPointer {
     let offset = Int(entries[i].matchOffset)
-    return UnsafeRawBufferPointer(
-      start: filters + i * filterBytesMax + offset, count: Int(entries[i].filterCount) - offset)
+    return UnsafeRawBufferPointer(start: filterBase(i) + offset, count: Int(entries[i].filterCount) - offset)
   }
 
   func find(head: UInt32, filter: UnsafeRawBufferPointer) -> UInt32? {
@@ -82,13 +109,20 @@ struct SubscriptionTable {
     }
     if filter.count > filterBytesMax { return .filterTooLong }
     guard freeHead != subscriptionNone else { return .tableFull }
+    let long = filter.count > SubscriptionTable.shortBytes
+    if long && longFreeCount == 0 { return .tableFull }
     let e = freeHead
     freeHead = entries[Int(e)].next
     let idx = Int(e)
-    (filters + idx * filterBytesMax).copyMemory(from: filter.baseAddress!, byteCount: filter.count)
+    var slot = longNone
+    if long {
+      longFreeCount -= 1
+      slot = longFree[longFreeCount]
+    }
     entries[idx] = Subscription(
       owner: owner, next: head, identifier: identifier, lastTurn: 0, filterCount: UInt16(filter.count),
-      matchOffset: UInt16(matchOffset), options: options)
+      matchOffset: UInt16(matchOffset), options: options, longSlot: slot)
+    filterBase(idx).copyMemory(from: filter.baseAddress!, byteCount: filter.count)
     head = e
     highWater = max(highWater, idx + 1)
     count += 1
@@ -123,6 +157,11 @@ struct SubscriptionTable {
   }
 
   private mutating func free(_ i: UInt32) {
+    let long = entries[Int(i)].longSlot
+    if long != longNone {
+      longFree[longFreeCount] = long
+      longFreeCount += 1
+    }
     entries[Int(i)] = Subscription(owner: subscriptionNone, next: freeHead)
     freeHead = i
     count -= 1

@@ -117,6 +117,31 @@ struct RoutingTests {
     net.closeAllAndCheckPools()
   }
 
+  @Test("filters longer than 64 bytes use the long slots (max_subscriptions / 8); when those are taken: SUBACK 0x80")
+  func longFilters() throws {
+    var l = smallLimits()
+    l.topicBytesMax = 128
+    let net = FakeNetwork(l)
+    #expect(net.broker.subscriptions.longFree.count == 2, "16 subscriptions / 8")
+    let sub = try net.client("sub")
+    let pub = try net.client("pub")
+    let long = (0..<3).map { "l\($0)/" + String(repeating: "x", count: 80) }
+    net.send(sub, P.subscribe(1, [(long[0], 0), ("short/+", 0), (long[1], 0), (long[2], 0)]))
+    // The third long filter finds no long slot: refused like a full table [MQTT-3.9.3-2].
+    #expect(net.take(sub).map(\.bytes) == [[0x90, 0x06, 0x00, 0x01, 0x00, 0x00, 0x00, 0x80]])
+    net.send(pub, P.publish(long[1], "long"))
+    net.send(pub, P.publish("short/a", "short"))
+    #expect(net.take(sub).map(\.payloadText) == ["long", "short"])
+    // Unsubscribing returns the slot: the third long filter fits now.
+    net.send(sub, P.unsubscribe(2, long[0]))
+    net.send(sub, P.subscribe(3, [(long[2], 0)]))
+    #expect(net.take(sub).map(\.bytes) == [P.ack(0xB0, 2), P.suback(3, 0)])
+    net.send(pub, P.publish(long[2], "third"))
+    #expect(net.take(sub).map(\.payloadText) == ["third"])
+    net.closeAllAndCheckPools()
+    #expect(net.broker.subscriptions.longFreeCount == 2)
+  }
+
   @Test("an empty payload is delivered")
   func emptyPayload() throws {
     let net = FakeNetwork()

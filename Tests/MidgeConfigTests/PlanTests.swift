@@ -14,7 +14,7 @@ import Testing
 func offsets(_ p: BrokerPlan) -> [Int] {
   [
     p.connections.offset, p.sockets.offset, p.loopBuffers.offset, p.sessions.offset, p.clientIDs.offset,
-    p.qos2IDs.offset, p.aliases.offset, p.subscriptions.offset, p.filters.offset, p.fanout.offset,
+    p.qos2IDs.offset, p.aliases.offset, p.subscriptions.offset, p.filters.offset, p.longFilters.offset, p.longFree.offset, p.fanout.offset,
     p.topicScratch.offset, p.retained.offset, p.rings.offset, p.largeBuffers.offset, p.largeLinks.offset,
     p.messages.offset, p.messageData.offset, p.messageLinks.offset, p.entries.offset,
     p.rxData.offset, p.rxLinks.offset, p.txData.offset, p.txLinks.offset,
@@ -85,6 +85,7 @@ struct PlanTests {
     let n = limits.slotCount  // max_connections + refusal slots
     let large = limits.packetBytesMax > limits.chunkBytes ? limits.largeBuffersMax : 0
     let sessions = limits.sessionCount
+    let long = limits.topicBytesMax > 64 ? max(1, limits.subscriptionsMax / 8) : 0
     let expected: [(String, Int, Int?)] = [
       ("connection slots", n, nil),
       ("socket table", n, 8),
@@ -94,7 +95,9 @@ struct PlanTests {
       ("inbound QoS 2 ids", sessions * limits.inflightMax, 2),
       ("topic aliases", n * limits.topicAliasMax, 4),
       ("subscriptions", limits.subscriptionsMax, nil),
-      ("subscription filters", limits.subscriptionsMax, limits.topicBytesMax),
+      ("subscription filters", limits.subscriptionsMax, min(64, limits.topicBytesMax)),
+      ("long subscription filters", long, limits.topicBytesMax),
+      ("long filter free list", long, 4),
       ("fan-out scratch", 2 * limits.subscriptionsMax, nil),
       ("topic scratch", 2, min(65535, limits.packetBytesMax)),
       ("retained index", limits.retainedMessagesMax, 4),
@@ -121,7 +124,7 @@ struct PlanTests {
     arguments: PlanTests.shapes.map(\.1))
   func poolSplit(limits: Limits) throws {
     let plan = try BrokerPlan.make(limits)
-    let fixedLines = plan.memory.lines.prefix(15)
+    let fixedLines = plan.memory.lines.prefix(17)
     let fixed = (fixedLines.last.map { Int64(plan.largeLinks.offset) + $0.totalBytes } ?? 0) + Int64(9 * Arena.alignment)
     let left = Int64(limits.memoryBudgetBytes) - fixed
     let perChunk = Int64(limits.chunkBytes + 4)
@@ -150,7 +153,7 @@ struct PlanTests {
   @Test(
     "a budget too small throws PlanError naming the largest fixed consumer",
     arguments: [
-      ("defaults at 2MiB", limits(budget: 2 << 20), "subscription filters"),
+      ("defaults at 2MiB", limits(budget: 2 << 20), "large packet buffers"),
       ("many large buffers", limits(budget: 4 << 20) {
         $0.largeBuffersMax = 64; $0.packetBytesMax = 1 << 20; $0.queuedBytesMax = 1 << 20
       }, "large packet buffers"),
@@ -170,7 +173,7 @@ struct PlanTests {
     // The named consumer is indeed the largest line placed before the chunks.
     var big = limits
     big.memoryBudgetBytes = 1 << 40
-    let fixed = try BrokerPlan.make(big).memory.lines.prefix(15)
+    let fixed = try BrokerPlan.make(big).memory.lines.prefix(17)
     let largest = fixed.max { $0.totalBytes < $1.totalBytes }
     #expect(largest.map { "\($0.name)" } == consumer)
   }
