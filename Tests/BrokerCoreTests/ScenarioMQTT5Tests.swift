@@ -247,6 +247,17 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
+  @Test("a retained message sent at subscribe carries that subscription's identifier [MQTT-3.3.4-3]")
+  func subscriptionIdentifierRetained() throws {
+    let net = FakeNetwork()
+    let p = try net.join("p", v5: true)
+    net.send(p, C.publish("r", "kept", v5: true, retain: true))
+    let s = try net.join("s", v5: true)
+    let got = net.sub(s, "r", qos: 0, v5: true, properties: Prop.subscriptionID(42))
+    #expect(got.map(\.subscriptionIDs) == [[42]])
+    net.finish()
+  }
+
   @Test("a subscription replaced without an identifier no longer carries the old one (§3.8.2.1.2)")
   func subscriptionIdentifierReplaced() throws {
     let net = FakeNetwork()
@@ -276,6 +287,25 @@ struct ScenarioMQTT5Tests {
     #expect(Set(a).isDisjoint(with: b))
     #expect(Set(a + b) == Set((1...6).map { "m\($0)" }))
     #expect(net.publishes(n, v5: true).count == 6)
+    net.finish()
+  }
+
+  @Test("shared subscriptions: two groups on one filter each get every message once; an offline member is passed over (§4.8.2)")
+  func sharedGroups() throws {
+    let net = FakeNetwork()
+    let g1 = try net.join("g1", v5: true)
+    net.sub(g1, "$share/one/t", qos: 1, v5: true)
+    let g2 = try net.join("g2", v5: true)
+    net.sub(g2, "$share/two/t", qos: 1, v5: true)
+    let away = try net.join("away", v5: true, clean: false, properties: keep(true))
+    net.sub(away, "$share/two/t", qos: 1, v5: true)
+    net.hangUp(away)
+    let p = try net.join("p", v5: true)
+    for i in 1...4 { net.send(p, C.publish("t", "m\(i)", v5: true, qos: 1, id: UInt16(i))) }
+    #expect(net.publishes(g1, v5: true).map(\.text) == ["m1", "m2", "m3", "m4"])
+    #expect(net.publishes(g2, v5: true).map(\.text) == ["m1", "m2", "m3", "m4"], "the connected member of group two")
+    let (_, back) = try net.resume("away", v5: true, properties: keep(true))
+    #expect(back.filter { $0.type == 3 }.isEmpty)
     net.finish()
   }
 

@@ -216,6 +216,30 @@ struct ScenarioQoSTests {
     net.finish()
   }
 
+  @Test("a subscriber that stops reading: QoS 1 messages wait in its session queue and all arrive, in order, once it reads again [MQTT-4.6.0-6]")
+  func stalledSubscriberNoLoss() throws {
+    let net = FakeNetwork()
+    let s = try net.join("s", v5: false)
+    net.sub(s, "t", qos: 1, v5: false)
+    net.peer(s).stalled = true
+    let pub = try net.join("p", v5: false)
+    let body = [UInt8](repeating: 0x62, count: 150)
+    for i in 1...60 { net.send(pub, C.publish("t", body + Array("\(i)".utf8), v5: false, qos: 1, id: UInt16(i))) }
+    #expect(net.out(pub, v5: false).count == 60, "all accepted")
+    net.unstall(s)
+    var texts: [String] = []
+    var rounds = 0
+    while rounds < 100 {
+      rounds += 1
+      let got = net.publishes(s, v5: false)
+      if got.isEmpty { break }
+      texts += got.map { String(decoding: $0.payload.dropFirst(150), as: UTF8.self) }
+      for m in got { net.send(s, C.puback(m.packetID)) }
+    }
+    #expect(texts == (1...60).map { "\($0)" })
+    net.finish()
+  }
+
   // MARK: queue limits
 
   @Test("MQTT 5: a QoS 1 publisher gets PUBACK 0x97 once an offline subscriber's queue (max_queued_messages) is full; the message goes to nobody")

@@ -269,6 +269,61 @@ struct ScenarioWillTests {
     net.finish()
   }
 
+  @Test("MQTT 5 will properties are forwarded (user property, content type) without the Will Delay Interval; Message Expiry counts from publication [MQTT-3.1.3-?] §3.1.3.2")
+  func willProperties() throws {
+    let net = FakeNetwork()
+    let w = try net.join("watch", v5: true)
+    net.sub(w, "will/#", qos: 0, v5: true)
+    let props = Prop.pair("why", "test") + Prop.contentType("text/plain") + Prop.messageExpiry(5)
+    let c = try net.join(
+      "c", v5: true, clean: false, properties: Prop.sessionExpiry(60),
+      will: WillSpec("will/c", "bye", retain: true, properties: Prop.willDelay(2) + props))
+    net.hangUp(c)
+    net.advance(by: 2_000 + Broker.scanIntervalMs)
+    let got = try #require(net.publishes(w, v5: true).first)
+    #expect(got.prop(0x18) == nil, "Will Delay Interval is not a PUBLISH property")
+    #expect(got.prop(0x26) == Array(Prop.pair("why", "test").dropFirst()))
+    #expect(got.prop(0x03) == Array(Prop.contentType("text/plain").dropFirst()))
+    #expect(got.u32(0x02) == 5, "expiry starts when the will is published")
+    // Retained with its expiry: gone 5 s after publication.
+    net.advance(by: 5_000)
+    let late = try net.join("late", v5: true)
+    #expect(net.sub(late, "will/#", qos: 0, v5: true).isEmpty)
+    net.finish()
+  }
+
+  @Test("3.1.1 take-over publishes the old connection's will (it closed without DISCONNECT) [MQTT-3.1.4-2] [MQTT-3.1.2-8]")
+  func takeoverPublishesWill311() throws {
+    let net = FakeNetwork()
+    let w = try watcher(net)
+    _ = try net.join("c", v5: false, will: WillSpec("will/c", "replaced"))
+    _ = try net.join("c", v5: false)
+    #expect(net.publishes(w, v5: false).map(\.text) == ["replaced"])
+    net.finish()
+  }
+
+  @Test("MQTT 5: a DISCONNECT that is a protocol error (Session Expiry 0 → 60) publishes the will [MQTT-3.14.2-2] [MQTT-3.1.2-8]")
+  func protocolErrorDisconnectPublishesWill() throws {
+    let net = FakeNetwork()
+    let w = try watcher(net)
+    let c = try net.join("c", v5: true, will: WillSpec("will/c", "error"))
+    net.send(c, C.disconnect(properties: Prop.sessionExpiry(60)))
+    #expect(net.closed(c) == .protocolError)
+    #expect(net.publishes(w, v5: false).map(\.text) == ["error"])
+    net.finish()
+  }
+
+  @Test("MQTT 5: a will with Payload Format Indicator 1 and a payload that is not UTF-8 → CONNACK 0x99 [MQTT-3.1.3-11]")
+  func willPayloadFormatInvalid() throws {
+    let net = FakeNetwork()
+    var will = WillSpec("will/c", "", properties: Prop.payloadFormat(1))
+    will.payload = [0xFF, 0xFE]
+    let (c, ack) = try net.open("c", v5: true, will: will)
+    #expect(ack?.reason == 0x99)
+    #expect(net.closed(c) == .connectRefused)
+    net.finish()
+  }
+
   @Test("a taken-over connection's will is not published when the session resumes at once (Clean Start 0, will delay) [MQTT-3.1.3-9]")
   func takeoverWithDelayedWill() throws {
     let net = FakeNetwork()
