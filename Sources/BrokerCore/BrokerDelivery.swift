@@ -100,7 +100,8 @@ extension Broker {
 
   /// Fills the fan-out scratch with the recipients of `topic`: one entry per session, at the
   /// highest QoS of its matching subscriptions [MQTT-3.3.4-2], and for each shared
-  /// subscription group one member in turn (round robin, connected members first).
+  /// subscription group one more entry for one member in turn (round robin, connected
+  /// members first).
   func match(_ topic: UnsafeRawBufferPointer, publisher: UInt32) -> Int {
     publishStamp &+= 1
     if publishStamp == 0 { publishStamp = 1 }
@@ -142,8 +143,11 @@ extension Broker {
         }
         let chosen = Int(fanout[best].subscription)
         subscriptions.entries[chosen].lastTurn = stamp
-        k = addRecipient(
-          fanout[best].session, UInt32(chosen), subscriptions.entries[chosen].options, stamp: stamp, count: k)
+        // A copy of its own: a member that also matches through its own subscriptions (or
+        // through another group) gets one copy for each [MQTT-4.8.2-?] §4.8.2.
+        let options = subscriptions.entries[chosen].options
+        fanout[k] = FanOut(session: fanout[best].session, subscription: UInt32(chosen), qos: options.qos)
+        k += 1
       }
       i += 1
     }
