@@ -144,6 +144,9 @@ extension Broker {
       }
       if let existing = findSession(id) {
         if sessions[existing].state == .online {
+          // Clean Start 0 takes the session over even when the old connection's Session
+          // Expiry was 0 (as Mosquitto does): it must not end with the old connection.
+          if !c.cleanSession && sessions[existing].expiryInterval == 0 { sessions[existing].expiryInterval = .max }
           close(Int(sessions[existing].connection), .takenOver)
         }
       }

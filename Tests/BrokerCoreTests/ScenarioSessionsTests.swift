@@ -90,6 +90,20 @@ struct ScenarioSessionsTests {
     net.finish()
   }
 
+  @Test("v5 take-over with Clean Start 0 keeps the session even when the old connection's Session Expiry was 0 (as Mosquitto does) [MQTT-3.1.4-2]")
+  func takeoverKeepsSessionWithExpiryZero() throws {
+    let net = FakeNetwork()
+    let old = try net.join("dup0", v5: true, clean: false)
+    net.sub(old, "t", qos: 1, v5: true)
+    let (new, ack) = try net.open("dup0", v5: true, clean: false)
+    #expect(ack?.sessionPresent == true)
+    #expect(net.closed(old) == .takenOver)
+    let pub = try net.join("p", v5: true)
+    net.send(pub, C.publish("t", "kept", v5: true, qos: 1, id: 3))
+    #expect(net.publishes(new, v5: true).map(\.text) == ["kept"], "the subscription came along")
+    net.finish()
+  }
+
   @Test("3.1.1: an empty client id with clean session 0 is refused with CONNACK 2; with clean session 1 it is accepted [MQTT-3.1.3-8] [MQTT-3.1.3-6]")
   func emptyClientID311() throws {
     let net = FakeNetwork()
