@@ -211,7 +211,7 @@ extension Broker {
         // Nothing waits before it: straight into the send queue, or dropped when that is full.
         let s = Int(sessions[si].connection)
         let max = connections[s].maximumPacketSize
-        if max != 0 && publishSize(s, session, m, qos: .atMostOnce, now: now) > Int(max) {
+        if max != 0 && UInt32(publishSize(s, session, m, qos: .atMostOnce, now: now)) > max {
           stats.messagesTooLargeForClient &+= 1  // [MQTT-3.1.2-25] discarded for this client
         } else if !sendPublish(s, session, m, qos: .atMostOnce, retain: retain, dup: false, packetID: 0, now: now) {
           stats.messagesDroppedQueueFull &+= 1
@@ -272,7 +272,7 @@ extension Broker {
       }
       if entry.qos != .atMostOnce && Int(sessions[si].inflightCount) >= window { return }
       let max = connections[s].maximumPacketSize
-      if max != 0 && publishSize(s, session, m, qos: entry.qos, now: now) > Int(max) {
+      if max != 0 && UInt32(publishSize(s, session, m, qos: entry.qos, now: now)) > max {
         stats.messagesTooLargeForClient &+= 1  // [MQTT-3.1.2-25] discarded for this client
         dropPendingHead(si)
         continue

@@ -193,7 +193,7 @@ extension Broker {
       sessions[si].expiryInterval = 0  // [MQTT-3.1.2-6]
     } else {
       let cap = limits.persistentExpirySeconds
-      sessions[si].expiryInterval = cap > 0 ? UInt32(min(cap, Int(UInt32.max - 1))) : UInt32.max
+      sessions[si].expiryInterval = cap > 0 ? UInt32(cap) : UInt32.max  // cap <= Int32.max (verify)
     }
     connections[s].session = session
     connections[s].state = .connected

@@ -261,7 +261,9 @@ extension Limits {
     }
     if retainedBytesMax < 0 { throw fail("max_retained_bytes must be >= 0") }
     if topicAliasMax < 0 || topicAliasMax > 65535 { throw fail("max_topic_alias must be 0..65535") }
-    if persistentExpirySeconds < 0 { throw fail("persistent_client_expiration must be >= 0") }
+    if persistentExpirySeconds < 0 || persistentExpirySeconds > Int(Int32.max) {
+      throw fail("persistent_client_expiration must be 0..2147483647 seconds")
+    }
     if socketSendBufferBytes < 0 || socketSendBufferBytes > 16 << 20 {
       throw fail("socket_send_buffer must be 0..16MiB")
     }
