@@ -419,12 +419,20 @@ class PahoClient:
             rc = ReasonCode(PacketTypes.DISCONNECT, identifier=reason)
         self.client.disconnect(rc, make_properties(PacketTypes.DISCONNECT, properties))
         ok = self.disconnected.wait(scaled(5) if timeout is None else timeout)
-        self.client.loop_stop()
+        self._stop()
         assert ok, f"{self.client_id}: disconnect not completed"
 
-    def kill(self):
-        """Close the TCP connection without DISCONNECT, as if the client process died
-        (the broker sees EOF on the socket)."""
+    def kill(self, reset=False):
+        """Close the TCP connection without DISCONNECT, as if the client process died:
+        the broker sees EOF after what was sent; with reset, a TCP RST instead (the broker
+        loses whatever it had not read yet)."""
+        if reset:
+            sock = self.client.socket()
+            if sock is not None:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                sock.close()   # paho's loop then fails on the closed socket and ends
+            self.client.loop_stop()
+            return
         sock = self.client.socket()
         if sock is not None:
             try:
@@ -435,7 +443,20 @@ class PahoClient:
         self.client.loop_stop()
 
     def go_silent(self):
-        """Stop the network loop but keep the socket open: no more packets (no PINGREQ)."""
+        """Stop the network loop but keep the socket open: no more packets (no PINGREQ).
+        Only without unacknowledged publications: paho's loop_stop waits for those."""
+        self.client.loop_stop()
+
+    def _stop(self):
+        """End the network thread. paho's loop_stop alone waits until every outgoing
+        message is acknowledged: a connection that did not end is closed first."""
+        if not self.disconnected.is_set():
+            sock = self.client.socket()
+            if sock is not None:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
         self.client.loop_stop()
 
     def close(self):
@@ -447,13 +468,7 @@ class PahoClient:
         except Exception:
             pass
         finally:
-            self.client.loop_stop()
-            sock = self.client.socket()
-            if sock is not None:
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+            self._stop()
 
     # --- operations ------------------------------------------------------------------
     def _wait_for(self, table, mid, timeout, what):

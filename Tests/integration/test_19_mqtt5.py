@@ -5,7 +5,7 @@ Packet Size) and enhanced authentication refusal."""
 import pytest
 
 import mqttraw
-from clients import (PUBACK, V5, MosquittoSub, PahoClient, mosquitto_pub, parse_connack_v5,
+from clients import (PUBACK, MosquittoSub, PahoClient, mosquitto_pub, parse_connack_v5,
                      parse_publish, raw_ack, raw_connect_v5, raw_disconnect_reason,
                      raw_publish, raw_subscribe_v5)
 from harness import scaled
