@@ -285,6 +285,11 @@ def properties_dict(props):
     return out
 
 
+def _code(reason_code):
+    """paho hands over a ReasonCode (MQTT 5, and 3.1.1 in CallbackAPIVersion 2) or an int."""
+    return int(reason_code.value) if hasattr(reason_code, "value") else int(reason_code)
+
+
 class Message:
     """One PUBLISH as a subscriber saw it."""
     __slots__ = ("topic", "payload", "qos", "retain", "dup", "mid", "properties", "at")
@@ -355,13 +360,13 @@ class PahoClient:
 
     # --- callbacks (paho network thread) ------------------------------------------
     def _on_connect(self, client, userdata, flags, reason_code, properties):
-        self.connect_rc = int(reason_code.value) if hasattr(reason_code, "value") else int(reason_code)
+        self.connect_rc = _code(reason_code)
         self.session_present = bool(flags.session_present)
         self.connack_properties = properties_dict(properties)
         self.connected.set()
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties):
-        self.disconnect_rc = int(reason_code.value) if hasattr(reason_code, "value") else int(reason_code)
+        self.disconnect_rc = _code(reason_code)
         self.disconnect_properties = properties_dict(properties)
         self.disconnect_packet_from_server = flags.is_disconnect_packet_from_server
         self.disconnected.set()
@@ -378,7 +383,7 @@ class PahoClient:
 
     def _on_publish(self, client, userdata, mid, reason_code, properties):
         with self.cond:
-            self.pub_acks[mid] = int(reason_code.value) if hasattr(reason_code, "value") else 0
+            self.pub_acks[mid] = _code(reason_code)
             self.cond.notify_all()
 
     # --- connection ------------------------------------------------------------------
@@ -402,7 +407,8 @@ class PahoClient:
         assert rc == 0, f"{self.client_id}: CONNACK reason {rc:#x}"
         if session_present is not None:
             assert self.session_present == session_present, \
-                f"{self.client_id}: session present {self.session_present}, expected {session_present}"
+                f"{self.client_id}: session present {self.session_present}, " \
+                f"expected {session_present}"
         return self
 
     def wait_disconnected(self, timeout=None):
@@ -476,7 +482,8 @@ class PahoClient:
         with self.cond:
             while mid not in table:
                 remaining = deadline - time.monotonic()
-                assert remaining > 0, f"{self.client_id}: no {what} for mid {mid} in {timeout:.1f} s"
+                assert remaining > 0, \
+                    f"{self.client_id}: no {what} for mid {mid} in {timeout:.1f} s"
                 self.cond.wait(remaining)
             return table[mid]
 
@@ -496,13 +503,15 @@ class PahoClient:
         assert result == mqtt.MQTT_ERR_SUCCESS, f"subscribe failed: {result}"
         codes = self._wait_for(self.acks, mid, scaled(5) if timeout is None else timeout, "SUBACK")
         expected = [qos] if expect is None else expect
-        assert codes == expected, f"{self.client_id}: SUBACK {codes} for {topic!r}, expected {expected}"
+        assert codes == expected, \
+            f"{self.client_id}: SUBACK {codes} for {topic!r}, expected {expected}"
         return codes
 
     def unsubscribe(self, topic, timeout=None):
         result, mid = self.client.unsubscribe(topic)
         assert result == mqtt.MQTT_ERR_SUCCESS, f"unsubscribe failed: {result}"
-        return self._wait_for(self.acks, mid, scaled(5) if timeout is None else timeout, "UNSUBACK")
+        timeout = scaled(5) if timeout is None else timeout
+        return self._wait_for(self.acks, mid, timeout, "UNSUBACK")
 
     def publish(self, topic, payload=b"", qos=0, retain=False, properties=None, wait=True,
                 timeout=None):

@@ -32,7 +32,8 @@ def test_offline_messages_delivered_when_the_311_session_resumes(broker):
             assert pub.publish("sess/t", f"offline {i}", qos=qos) == 0
         back = _persistent_311(b.port, "persist-311").wait_connected(session_present=True)
         got = back.settle(4)
-        assert [(m.payload, m.qos) for m in got] == [(f"offline {i}".encode(), 1) for i in range(4)]
+        assert [(m.payload, m.qos) for m in got] == [
+            (f"offline {i}".encode(), 1) for i in range(4)]
         # The subscription itself survived: a live message arrives without re-subscribing.
         assert pub.publish("sess/t", "live", qos=2) == 0
         assert back.wait_payload(b"live")[-1].qos == 1

@@ -55,7 +55,8 @@ def test_retained_message_delivered_on_subscribe_with_retain_flag(pub_and_port):
     try:
         got = sub.subscribe("ret/one", 1)
         # [MQTT-3.3.1-8]: retain flag 1 on a message sent because of a new subscription.
-        assert [(m.topic, m.payload, m.qos, m.retain) for m in got] == [("ret/one", b"kept", 1, True)]
+        assert [(m.topic, m.payload, m.qos, m.retain) for m in got] == [
+            ("ret/one", b"kept", 1, True)]
     finally:
         sub.close()
     # mosquitto_sub sees it too: %r is the retain flag.

@@ -39,10 +39,10 @@ def test_will_published_when_client_process_is_killed(observer, will_qos):
     """mosquitto_sub with --will-* options, SIGKILLed: the kernel closes its socket without
     DISCONNECT; the will arrives at its own QoS (observer subscribed at 2)."""
     port, obs = observer
-    tool = MosquittoTool(["mosquitto_sub", "-d", "-h", HOST, "-p", port, "-i", f"doomed-{will_qos}",
-                          "-t", "some/topic", "--will-topic", f"will/killed/{will_qos}",
-                          "--will-payload", f"killed at qos {will_qos}",
-                          "--will-qos", will_qos])
+    tool = MosquittoTool(["mosquitto_sub", "-d", "-h", HOST, "-p", port,
+                          "-i", f"doomed-{will_qos}", "-t", "some/topic",
+                          "--will-topic", f"will/killed/{will_qos}",
+                          "--will-payload", f"killed at qos {will_qos}", "--will-qos", will_qos])
     try:
         tool.wait_line(b"Client doomed-%d received SUBACK" % will_qos)
         assert obs.received() == []
@@ -63,7 +63,8 @@ def test_will_published_when_socket_closes_without_disconnect(observer):
         doomed.wait_connected()
         doomed.kill()
         got = obs.wait_messages(1)
-        assert [(m.topic, m.payload, m.qos) for m in got] == [("will/socket", b"\x00binary\xff", 1)]
+        assert [(m.topic, m.payload, m.qos) for m in got] == [
+            ("will/socket", b"\x00binary\xff", 1)]
     finally:
         doomed.close()
 
