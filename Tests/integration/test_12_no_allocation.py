@@ -5,7 +5,10 @@ counts allocations during startup and, separately, after startup; on shutdown it
 "allocations: N at startup, M after startup". This test drives a real workload through every
 path the broker has -- a connection storm past the connection table, QoS 0/1/2 publishes,
 wildcard fan-out, large packets, takeovers, garbage, keep-alive expiry, connect timeouts,
-unsubscribes, disconnects -- then stops the broker and requires M == 0. N > 0 proves the
+unsubscribes, disconnects, and the session paths: persistent sessions with queued QoS 1/2
+messages and redelivery, retained set/replace/clear, wills (immediate and delayed), MQTT 5
+topic aliases, shared subscriptions, subscription identifiers, message expiry, session expiry
+and a full queue answered 0x97 -- then stops the broker and requires M == 0. N > 0 proves the
 wrappers are linked (a build without them would log nothing and fail here, not pass).
 With MIDGE_ALLOC_TRAP=1 (set by `make test` for every integration run) an allocation after
 startup traps at once, and the harness reports the crash.
@@ -17,12 +20,12 @@ import time
 import pytest
 
 import mqttraw
-from clients import Paho
+from clients import V5, V311, Paho, PahoClient
 from harness import scaled
 
 pytestmark = pytest.mark.midge_only
 
-CONFIG = ["max_connections 64", "connect_timeout 1", "max_packet_size 65536"]
+CONFIG = ["max_connections 64", "connect_timeout 1", "max_packet_size 65536", "max_queued_messages 20"]
 
 
 def wait_for_free_slot(port):
@@ -93,6 +96,76 @@ def run_workload(port):
     for c in subs + [pub]:
         c.disconnect()
         c.close()
+    run_session_workload(port)
+
+
+def run_session_workload(port):
+    clients = []
+    try:
+        # Persistent sessions (3.1.1 and MQTT 5) with QoS 1/2 messages queued while offline.
+        p311 = PahoClient(port, "alloc-p311", version=V311, clean=False).wait_connected()
+        p5 = PahoClient(port, "alloc-p5", version=V5, clean=False,
+                        properties={"SessionExpiryInterval": 60}).wait_connected()
+        clients += [p311, p5]
+        p311.subscribe("s/#", 2)
+        p5.subscribe("s/#", 1, sub_id=7)
+        p5.subscribe("$share/g/s/#", 2)
+        p311.disconnect()
+        p5.disconnect()
+        pub = PahoClient(port, "alloc-pub5", version=V5).wait_connected()
+        clients.append(pub)
+        for i in range(10):
+            pub.publish("s/q", f"q{i}".encode(), qos=1 + i % 2,
+                        properties={"MessageExpiryInterval": 30, "UserProperty": [("k", "v")]})
+        # Retained: set, replace, clear; delivered on a new subscription.
+        pub.publish("r/a", b"one", qos=1, retain=True)
+        pub.publish("r/a", b"two", qos=1, retain=True)
+        pub.publish("r/b", b"x", qos=2, retain=True)
+        pub.publish("r/b", b"", qos=1, retain=True)
+        # Topic aliases.
+        pub.publish("alias/topic", b"a1", properties={"TopicAlias": 1})
+        pub.publish("", b"a2", properties={"TopicAlias": 1})
+        # Resume both sessions: the queued messages arrive (redelivery paths).
+        back311 = PahoClient(port, "alloc-p311", version=V311, clean=False).wait_connected(session_present=True)
+        back5 = PahoClient(port, "alloc-p5", version=V5, clean=False,
+                           properties={"SessionExpiryInterval": 1}).wait_connected(session_present=True)
+        clients += [back311, back5]
+        back311.wait_messages(10)
+        back5.wait_messages(10)
+        back5.subscribe("r/#", 1)
+        back5.wait_payload(b"two")
+        # A full queue: an offline MQTT 5 session's queue (max_queued_messages 20) fills and the
+        # MQTT 5 publisher gets 0x97.
+        full = PahoClient(port, "alloc-full", version=V5, clean=False,
+                          properties={"SessionExpiryInterval": 60}).wait_connected()
+        clients.append(full)
+        full.subscribe("f/t", 1)
+        full.disconnect()
+        codes = [pub.publish("f/t", b"f", qos=1) for _ in range(25)]
+        assert 0x97 in codes, codes
+        # Wills: one published at once (killed), one delayed (published 1 s later).
+        watcher = PahoClient(port, "alloc-watch", version=V5).wait_connected()
+        clients.append(watcher)
+        watcher.subscribe("will/#", 1)
+        w1 = PahoClient(port, "alloc-w1", version=V311,
+                        will={"topic": "will/1", "payload": b"gone", "qos": 1, "retain": True}).wait_connected()
+        w2 = PahoClient(port, "alloc-w2", version=V5,
+                        will={"topic": "will/2", "payload": b"late", "qos": 2,
+                              "properties": {"WillDelayInterval": 1}}).wait_connected()
+        clients += [w1, w2]
+        w1.kill(reset=True)
+        w2.kill(reset=True)
+        watcher.wait_payload(b"gone")
+        watcher.wait_payload(b"late", timeout=scaled(5))
+        # Session expiry: back5 leaves with Session Expiry 1 s; its session ends on the timer.
+        back5.disconnect()
+        back311.disconnect()
+        time.sleep(1.5)
+        pub.disconnect()
+        watcher.disconnect()
+    finally:
+        for c in clients:
+            c.close()
 
 
 def test_no_allocation_after_startup(broker):
