@@ -65,6 +65,9 @@ public final class Broker {
   var routing = false
   /// Set while `tick` retries a publisher paused by back-pressure.
   var retrying = false
+  /// $SYS: when the next statistics are due, and when the broker first ticked.
+  var nextSysMs: UInt64 = 0
+  var startMs: UInt64? = nil
   static let scanIntervalMs: UInt64 = 100
 
   public init(plan: BrokerPlan, arena: Arena) {
@@ -238,11 +241,12 @@ public final class Broker {
       s += 1
     }
     expireSessions(now: now)
+    publishSys(now: now)
   }
 
   /// When the core next needs `tick`, or nil when nothing is timed.
   public var nextTimerMs: UInt64? {
-    stats.connectionsOpen > 0 || stats.sessionsPersistent > 0 ? nextScanMs : nil
+    stats.connectionsOpen > 0 || stats.sessionsPersistent > 0 || limits.sysIntervalSeconds > 0 ? nextScanMs : nil
   }
 
   /// Closes every connection (the broker is stopping). MQTT 5 clients get DISCONNECT 0x8B.

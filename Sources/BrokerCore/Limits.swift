@@ -65,6 +65,8 @@ public struct Limits: Sendable, Equatable {
   public var retainAvailable = true
   /// Topic aliases an MQTT 5 client may use per connection (`max_topic_alias`; 0 = none).
   public var topicAliasMax = 10
+  /// Seconds between $SYS statistics updates (`sys_interval`; 0 = none).
+  public var sysIntervalSeconds = 10
   /// Seconds a disconnected MQTT 3.1.1 persistent session is kept
   /// (`persistent_client_expiration`; 0 = until max_sessions forces nothing out: forever).
   public var persistentExpirySeconds = 0
@@ -260,6 +262,7 @@ extension Limits {
       throw fail("max_retained_messages must be 0..10000000")
     }
     if retainedBytesMax < 0 { throw fail("max_retained_bytes must be >= 0") }
+    if sysIntervalSeconds < 0 || sysIntervalSeconds > 86400 { throw fail("sys_interval must be 0..86400") }
     if topicAliasMax < 0 || topicAliasMax > 65535 { throw fail("max_topic_alias must be 0..65535") }
     if persistentExpirySeconds < 0 || persistentExpirySeconds > Int(Int32.max) {
       throw fail("persistent_client_expiration must be 0..2147483647 seconds")

@@ -243,6 +243,8 @@ public enum Config {
       s.limits.retainedBytesMax = try size(0, 1 << 30)
     } else if eq(key, "retain_available") {
       s.limits.retainAvailable = try flag()
+    } else if eq(key, "sys_interval") {
+      s.limits.sysIntervalSeconds = try count(0, 86400)
     } else if eq(key, "max_topic_alias") {
       s.limits.topicAliasMax = try count(0, 65535)
     } else if eq(key, "persistent_client_expiration") {
