@@ -246,7 +246,9 @@ public final class Broker {
 
   /// When the core next needs `tick`, or nil when nothing is timed.
   public var nextTimerMs: UInt64? {
-    stats.connectionsOpen > 0 || stats.sessionsPersistent > 0 || limits.sysIntervalSeconds > 0 ? nextScanMs : nil
+    if stats.connectionsOpen > 0 || stats.sessionsPersistent > 0 { return nextScanMs }
+    // Idle: wake only for $SYS.
+    return limits.sysIntervalSeconds > 0 ? max(nextScanMs, nextSysMs) : nil
   }
 
   /// Closes every connection (the broker is stopping). MQTT 5 clients get DISCONNECT 0x8B.
