@@ -12,7 +12,8 @@
 //    most max_connections); stats.connectionsOpen / clientsConnected match the slot states;
 //    a free slot holds no buffer, subscription or QoS 2 identifier;
 //  - reading: readPaused exactly when waiting for a receive chunk or a large buffer, and a
-//    waiting connection is in the matching waiter ring (so a returned buffer wakes it);
+//    waiting connection is in the matching waiter ring (so a returned buffer wakes it); nobody
+//    waits for a large buffer while one is free (a returned one goes to a waiter at once);
 //  - subscriptions: `count` equals the entries with an owner, every owned entry belongs to a
 //    connected slot and is on that slot's list, the free list holds the rest, and
 //    stats.subscriptionsActive equals `count`;
@@ -81,6 +82,9 @@ extension Broker {
       }
       if c.flags.contains(.waitingLarge) && !c.flags.contains(.inLargeRing) {
         return "slot \(s) waits for a large buffer but is not in the waiter ring"
+      }
+      if c.flags.contains(.waitingLarge) && largePool.freeCount > 0 {
+        return "slot \(s) waits for a large buffer while \(largePool.freeCount) are free (not woken)"
       }
       switch c.receiveBuffer {
       case .none:

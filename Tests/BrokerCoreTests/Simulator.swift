@@ -96,7 +96,8 @@ struct SimulatorTests {
     let steps = SimEnvironment.steps
     let sim = Simulation(seed: seed, steps: steps, features: features, trace: SimEnvironment.trace)
     if let failure = sim.run() {
-      let line = "simulator seed \(seed) step \(sim.failureStep) of \(steps) (features: \(features)): \(failure) "
+      let when = sim.failureStep > steps ? "at the end, after step \(steps)" : "step \(sim.failureStep) of \(steps)"
+      let line = "simulator seed \(seed) \(when) (features: \(features)): \(failure) "
         + "-- replay: \(SimEnvironment.replay(seed: seed, steps: steps, features: features))"
       Issue.record(Comment(rawValue: line))
     }
