@@ -101,7 +101,9 @@ extension Broker {
     if admittedCount > limits.connectionsMax {
       return "admittedCount \(admittedCount) exceeds max_connections \(limits.connectionsMax)"
     }
-    if stats.connectionsOpen != open { return "stats.connectionsOpen \(stats.connectionsOpen), but \(open) slots are open" }
+    if stats.connectionsOpen != open {
+      return "stats.connectionsOpen \(stats.connectionsOpen), but \(open) slots are open"
+    }
     if stats.clientsConnected != connected {
       return "stats.clientsConnected \(stats.clientsConnected), but \(connected) slots are connected"
     }

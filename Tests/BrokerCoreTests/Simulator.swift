@@ -92,12 +92,76 @@ struct SimulatorTests {
     run(seed: seed, features: .all)
   }
 
+  /// The clients' encoder (SimWire, over MQTTWire's Encode) writes packets that MQTTWire
+  /// decodes back to the same fields, in 3.1.1 and in 5.0 form (5.0 is not served yet, so
+  /// the simulation cannot exercise it against the broker).
+  @Test("the simulated clients' packets decode as sent, MQTT 3.1.1 and 5.0")
+  func clientPackets() throws {
+    func decode(_ bytes: [UInt8], _ v: ProtocolVersion) throws -> FromBroker? {
+      try bytes.withUnsafeBytes { raw in
+        guard case .complete(let frame) = try Frame.detect(raw, maxPacketBytes: 1 << 20, version: v),
+          frame.totalLength == raw.count
+        else { return nil }
+        let p = try Packet.decode(frame, raw, version: v)
+        switch p {
+        case .connect(let c):
+          #expect(c.version == v && Array(c.clientID) == Array("c7".utf8) && c.keepAliveSeconds == 30)
+          #expect(c.cleanSession == false && c.will.map { Array($0.topic) } == Array("w/1".utf8))
+          #expect(c.will?.qos == .atLeastOnce && c.will?.retain == true)
+          #expect(c.properties?.uint32(.sessionExpiryInterval) == (v == .v5 ? 30 : nil))
+          return nil
+        case .subscribe(let sub):
+          #expect(sub.packetID == 9 && sub.entries.map { Array($0.filter) } == [Array("a/+".utf8), Array("#".utf8)])
+          #expect(sub.entries.map(\.qos) == [.exactlyOnce, .atMostOnce])
+          return nil
+        case .unsubscribe(let u):
+          #expect(u.packetID == 10 && u.filters.map { Array($0) } == [Array("a/+".utf8)])
+          return nil
+        case .pubrel(let a):
+          #expect(a.packetID == 11)
+          return nil
+        case .disconnect, .pingreq:
+          return nil
+        default:
+          return FromBroker(p)
+        }
+      }
+    }
+    for v in [ProtocolVersion.v311, .v5] {
+      let props: [UInt8]? = v == .v5 ? [PropertyID.sessionExpiryInterval.rawValue, 0, 0, 0, 30] : nil
+      _ = try decode(
+        SimWire.connect(
+          version: v, clientID: Array("c7".utf8), clean: false, keepAlive: 30,
+          will: (Array("w/1".utf8), [1, 2], .atLeastOnce, true), properties: props), v)
+      let payload = SimLog.payload(number: 4242, will: false, bodyBytes: 300)
+      let pub = try decode(
+        SimWire.publish(version: v, topic: "a/b", payload: payload, qos: .exactlyOnce, retain: true, dup: true, id: 7),
+        v)
+      guard case .publish(let topic, let got, let qos, let retain, let dup, let id)? = pub else {
+        Issue.record("PUBLISH did not decode")
+        continue
+      }
+      #expect(topic == Array("a/b".utf8) && got == payload && qos == .exactlyOnce && retain && dup && id == 7)
+      #expect(SimLog.number(of: got) == 4242)
+      _ = try decode(SimWire.subscribe(version: v, id: 9, [("a/+", .exactlyOnce), ("#", .atMostOnce)]), v)
+      _ = try decode(SimWire.unsubscribe(version: v, id: 10, ["a/+"]), v)
+      _ = try decode(SimWire.ack(.pubrel, 11), v)
+      guard case .puback(12, nil)? = try decode(SimWire.ack(.puback, 12), v) else {
+        Issue.record("PUBACK did not decode")
+        continue
+      }
+      _ = try decode(SimWire.empty(.pingreq), v)
+      _ = try decode(SimWire.disconnect(version: v), v)
+    }
+  }
+
   func run(seed: UInt64, features: SimFeatures) {
     let steps = SimEnvironment.steps
     let sim = Simulation(seed: seed, steps: steps, features: features, trace: SimEnvironment.trace)
     if let failure = sim.run() {
       let when = sim.failureStep > steps ? "at the end, after step \(steps)" : "step \(sim.failureStep) of \(steps)"
-      let line = "simulator seed \(seed) \(when) (features: \(features)): \(failure) "
+      let line =
+        "simulator seed \(seed) \(when) (features: \(features)): \(failure) "
         + "-- replay: \(SimEnvironment.replay(seed: seed, steps: steps, features: features))"
       Issue.record(Comment(rawValue: line))
     }
@@ -245,7 +309,8 @@ final class SimNetwork {
         break  // else EAGAIN
       }
       // Bytes arrive in random pieces: a segment, a few bytes, or all that is there.
-      let piece = [Int.max, Int.max, 1 + rng.below(16), 1 + rng.below(300)][rng.below(trickle ? 3 : 4) + (trickle ? 1 : 0)]
+      let piece = [Int.max, Int.max, 1 + rng.below(16), 1 + rng.below(300)][
+        rng.below(trickle ? 3 : 4) + (trickle ? 1 : 0)]
       let n = min(buffer.count, s.toBroker.count, piece)
       s.toBroker.withUnsafeBytes { src in buffer.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
       s.toBroker.removeFirst(n)
@@ -348,7 +413,9 @@ final class SimNetwork {
           + " (read interest \(s.interestIn))"
       }
       if broker.outputCount(s.id) > 0 {
-        return "connection \(s.serial) has \(broker.outputCount(s.id)) bytes of output queued (write interest \(s.interestOut))"
+        return
+          "connection \(s.serial) has \(broker.outputCount(s.id)) bytes of output queued "
+          + "(write interest \(s.interestOut))"
       }
     }
     for s in sockets where !s.toClient.isEmpty && !s.clientGone && reading(s) {
@@ -404,8 +471,9 @@ final class Simulation {
           sessionExpiry: v5 && persistent ? [5, 30, 0xFFFF_FFFF][rng.below(3)] : 0,
           keepAlive: [0, 5, 10, 30][rng.below(4)]))
     }
-    note("seed \(seed): \(count) clients, \(scarce ? "scarce" : "roomy") memory (receive \(net.plan.rxChunks), "
-      + "send \(net.plan.txChunks) chunks), features \(features)")
+    note(
+      "seed \(seed): \(count) clients, \(scarce ? "scarce" : "roomy") memory (receive \(net.plan.rxChunks), "
+        + "send \(net.plan.txChunks) chunks), features \(features)")
   }
 
   static func limits(scarce: Bool) -> Limits {
@@ -506,8 +574,10 @@ final class Simulation {
 
   func will() -> (topic: Int, qos: QoS, retain: Bool)? {
     guard features.contains(.wills), rng.below(3) == 0 else { return nil }
-    return (rng.below(SimTopics.topics.count), QoS(rawValue: UInt8(rng.below(3)))!,
-      features.contains(.retained) && rng.below(4) == 0)
+    return (
+      rng.below(SimTopics.topics.count), QoS(rawValue: UInt8(rng.below(3)))!,
+      features.contains(.retained) && rng.below(4) == 0
+    )
   }
 
   func bodyBytes() -> Int {
@@ -526,7 +596,10 @@ final class Simulation {
       if let c = any({ $0.phase == .offline }) {
         let clean = cleanStart(c)
         let w = will()
-        note("\(c.name) connects (\(c.version), clean \(clean), keep alive \(c.keepAlive), will \(w.map { "\($0)" } ?? "none"))")
+        note(
+          "\(c.name) connects (\(c.version), clean \(clean), keep alive \(c.keepAlive), "
+            + "will \(w.map { "\($0)" } ?? "none"))"
+        )
         c.connect(clean: clean, will: w)
       }
     case 110..<380:
@@ -535,7 +608,10 @@ final class Simulation {
         let qos = QoS(rawValue: UInt8(rng.below(3)))!
         let retain = features.contains(.retained) && rng.below(6) == 0
         let empty = retain && rng.below(4) == 0
-        note("\(c.name) publishes #\(log.messages.count) to \(SimTopics.topics[topic]) at QoS \(qos.rawValue)\(retain ? " retained" : "")\(empty ? " empty" : "")")
+        note(
+          "\(c.name) publishes #\(log.messages.count) to \(SimTopics.topics[topic]) at QoS \(qos.rawValue)"
+            + "\(retain ? " retained" : "")\(empty ? " empty" : "")"
+        )
         c.publish(topic: topic, qos: qos, retain: retain, empty: empty, bodyBytes: bodyBytes())
       }
     case 380..<450:
@@ -664,7 +740,9 @@ final class Simulation {
       let other = net.sockets.contains {
         $0.owner == s.owner && $0 !== s && ($0.isOpen || $0.closedMs == net.now)
       }
-      if !other { fail("\(client.name)'s connection \(s.serial) was taken over, but no other connection of it was open") }
+      if !other {
+        fail("\(client.name)'s connection \(s.serial) was taken over, but no other connection of it was open")
+      }
     case .clientDisconnect:
       if !c.sentDisconnect { fail("\(client.name)'s connection \(s.serial) closed as DISCONNECTed; it sent none") }
     case .peerClosed, .outputOverflow, .connectRefused:
@@ -702,14 +780,19 @@ final class Simulation {
 
   func finish() {
     step = steps + 1  // failures from here on report the step after the last
-    note("end: stalls end, the clock passes every deadline")
+    note("end: stalls end, persistent sessions come back, the clock passes every deadline")
     for c in clients { c.stalledUntil = 0 }
     for s in net.sockets { s.readDelay = 0 }
+    let comeBack = { (c: SimClient) in c.persistent && self.features.contains(.persistentSessions) }
+    for c in clients where c.phase == .offline && comeBack(c) { c.connect(clean: false, will: nil) }
     let keepAliveMax = clients.map { UInt64($0.keepAlive) }.max() ?? 0
     advance(by: max(keepAliveMax * 1500, UInt64(limits.connectTimeoutSeconds) * 1000) + 1000, substep: 250)
     guard failure == nil else { return }
     if let c = clients.first(where: \.silent) {
-      fail("\(c.name) went silent at \(silentSince[c.index] ?? 0) ms, keep alive \(c.keepAlive) s, and is still connected at \(net.now) ms [MQTT-3.1.2-24]")
+      fail(
+        "\(c.name) went silent at \(silentSince[c.index] ?? 0) ms, keep alive \(c.keepAlive) s, "
+          + "and is still connected at \(net.now) ms [MQTT-3.1.2-24]"
+      )
       return
     }
     if let s = net.sockets.first(where: { $0.isOpen && $0.owner < 0 }) {
@@ -718,9 +801,7 @@ final class Simulation {
     }
     for s in net.sockets where s.isOpen && s.abandoned { net.reset(s) }
 
-    note("end: persistent sessions come back, the network drains")
-    let comeBack = { (c: SimClient) in c.persistent && self.features.contains(.persistentSessions) }
-    for c in clients where c.phase == .offline && comeBack(c) { c.connect(clean: false, will: nil) }
+    note("end: the network drains")
     drain(reconnecting: comeBack)
     // An answered PINGREQ: every PUBLISH sent before it was processed.
     for c in clients where c.phase == .connected { c.ping() }
@@ -730,7 +811,8 @@ final class Simulation {
 
     if features.contains(.retained) {
       note("end: a fresh subscriber reads the retained messages")
-      let fresh = SimClient(sim: self, index: clients.count, version: .v311, persistent: false, sessionExpiry: 0, keepAlive: 0)
+      let fresh = SimClient(
+        sim: self, index: clients.count, version: .v311, persistent: false, sessionExpiry: 0, keepAlive: 0)
       fresh.collectsRetained = true
       clients.append(fresh)
       fresh.connect(clean: true, will: nil)
@@ -757,24 +839,31 @@ final class Simulation {
 
     let b = net.broker
     if net.openCount != 0 || b.stats.connectionsOpen != 0 || b.stats.clientsConnected != 0 {
-      fail("after everyone left: \(net.openCount) sockets, \(b.stats.connectionsOpen) connections, \(b.stats.clientsConnected) clients open")
+      fail(
+        "after everyone left: \(net.openCount) sockets, \(b.stats.connectionsOpen) connections, "
+          + "\(b.stats.clientsConnected) clients open"
+      )
     } else if b.stats.subscriptionsActive != 0 {
       fail("after everyone left: \(b.stats.subscriptionsActive) subscriptions remain")
     } else if b.receiveChunksFree != net.plan.rxChunks || b.sendChunksFree != net.plan.txChunks
       || b.largeBuffersFree != net.plan.largeBuffers.count
     {
-      fail("after everyone left the pools are not whole: receive \(b.receiveChunksFree)/\(net.plan.rxChunks), "
-        + "send \(b.sendChunksFree)/\(net.plan.txChunks), large \(b.largeBuffersFree)/\(net.plan.largeBuffers.count)")
+      fail(
+        "after everyone left the pools are not whole: receive \(b.receiveChunksFree)/\(net.plan.rxChunks), "
+          + "send \(b.sendChunksFree)/\(net.plan.txChunks), large \(b.largeBuffersFree)/\(net.plan.largeBuffers.count)")
     } else if let problem = b.checkInvariants() {
       fail("invariant after everyone left: \(problem)")
     }
     guard failure == nil else { return }
     let oracle = SimOracle(log: log, features: features, dropEvents: dropEvents)
     if let problem = oracle.check() { fail("oracle: \(problem)") }
-    note("end: \(log.messages.count) messages, \(log.receipts.count) copies received, "
-      + "\(b.stats.messagesDroppedQueueFull) QoS 0 drops, \(log.connections.count) connections, "
-      + "owed: \(oracle.owedAtLeastOnce) at least once, \(oracle.owedComplete) complete QoS 0, "
-      + "read pauses \(b.stats.readPauses), closes: \(CloseReason.allCases.filter { b.stats.closes($0) > 0 }.map { "\($0.name) \(b.stats.closes($0))" })")
+    note(
+      "end: \(log.messages.count) messages, \(log.receipts.count) copies received, "
+        + "\(b.stats.messagesDroppedQueueFull) QoS 0 drops, \(log.connections.count) connections, "
+        + "owed: \(oracle.owedAtLeastOnce) at least once, \(oracle.owedComplete) complete QoS 0, "
+        + "read pauses \(b.stats.readPauses), closes: "
+        + "\(CloseReason.allCases.filter { b.stats.closes($0) > 0 }.map { "\($0.name) \(b.stats.closes($0))" })"
+    )
   }
 
   /// Turns until nothing is in flight (bounded). Clients for which `reconnecting` holds come
@@ -791,8 +880,12 @@ final class Simulation {
       turns += 1
       let readers = { (s: SimSocket) in s.owner >= 0 && self.clients[s.owner].socket === s }
       var busy = net.quiet(reading: readers)
-      if busy == nil, let c = clients.first(where: { $0.phase == .connecting || ($0.phase == .connected && $0.hasPendingRequests) }) {
-        busy = "\(c.name) is \(c.phase == .connecting ? "waiting for CONNACK" : "waiting for answers (\(c.inFlight) in flight)")"
+      if busy == nil,
+        let c = clients.first(where: { $0.phase == .connecting || ($0.phase == .connected && $0.hasPendingRequests) })
+      {
+        busy =
+          "\(c.name) is "
+          + (c.phase == .connecting ? "waiting for CONNACK" : "waiting for answers (\(c.inFlight) in flight)")
       }
       guard let busy else { return }
       if turns >= 2000 {

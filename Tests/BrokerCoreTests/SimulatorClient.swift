@@ -71,7 +71,11 @@ final class SimClient {
   /// clean one in use (it ends with its connection); a persistent one whose connection
   /// closed between `from` and `to` (ms; MQTT 5 expiry counts from there); or not known
   /// (a CONNECT whose answer never came may or may not have been processed).
-  private enum BrokerSession { case none, alive, transient, closed(from: UInt64, to: UInt64), unknown }
+  private enum BrokerSession {
+    case none, alive, transient
+    case closed(from: UInt64, to: UInt64)
+    case unknown
+  }
   private var brokerSession = BrokerSession.none
 
   /// Outgoing QoS 1/2 window: below the broker's max_inflight_messages (20), so a well-behaved
@@ -80,7 +84,9 @@ final class SimClient {
   /// Packet identifiers cycle through a small range so that they are reused often.
   static let idRange: UInt16 = 300
 
-  init(sim: Simulation, index: Int, version: ProtocolVersion, persistent: Bool, sessionExpiry: UInt32, keepAlive: UInt16) {
+  init(
+    sim: Simulation, index: Int, version: ProtocolVersion, persistent: Bool, sessionExpiry: UInt32, keepAlive: UInt16
+  ) {
     self.sim = sim
     self.index = index
     self.name = "c\(index)"
@@ -164,8 +170,10 @@ final class SimClient {
       publisher: index, isWill: false, topic: topic, qos: qos, retain: retain, bodyBytes: bodyBytes,
       empty: empty && retain, connection: s.serial)
     let id = qos == .atMostOnce ? 0 : allocateID()
-    let seq = send(SimWire.publish(version: version, topic: SimTopics.topics[topic], payload: m.payload, qos: qos,
-      retain: retain, dup: false, id: id))
+    let seq = send(
+      SimWire.publish(
+        version: version, topic: SimTopics.topics[topic], payload: m.payload, qos: qos,
+        retain: retain, dup: false, id: id))
     if qos == .atMostOnce {
       unconfirmed.append((seq, m))
     } else {
@@ -482,7 +490,8 @@ final class SimClient {
     // The broker closed any other connection of this client identifier whose CONNECT it had
     // accepted before. [MQTT-3.1.4-2]
     for o in log.connections where o.client == index && o !== c && o.connackAt != nil && o.closedAt == nil {
-      fail("connection \(c.serial) was accepted while connection \(o.serial) of the same client stays open [MQTT-3.1.4-2]")
+      fail(
+        "connection \(c.serial) was accepted while connection \(o.serial) of the same client stays open [MQTT-3.1.4-2]")
       return
     }
     phase = .connected
@@ -504,7 +513,8 @@ final class SimClient {
           m.lastProcessedAt = nil
           m.lastConnection = c.serial
           outgoing[i].seq = send(
-            SimWire.publish(version: version, topic: SimTopics.topics[m.topic], payload: m.payload, qos: m.qos,
+            SimWire.publish(
+              version: version, topic: SimTopics.topics[m.topic], payload: m.payload, qos: m.qos,
               retain: m.retain, dup: true, id: o.id))
         }
       }
@@ -547,6 +557,11 @@ final class SimClient {
       }
       guard let granted = QoS(rawValue: code), granted <= e.qos else {
         fail("SUBACK grants \(code) for a request of QoS \(e.qos.rawValue) [MQTT-3.9.3-2]")
+        return
+      }
+      // A broker that delivers at QoS 1/2 grants what is asked, up to its maximum QoS.
+      if features.contains(.outboundQoS) && granted < min(e.qos, serverMaximumQoS) {
+        fail("SUBACK grants QoS \(granted.rawValue) for a request of QoS \(e.qos.rawValue)")
         return
       }
       if r.goneAt != nil {
@@ -667,8 +682,10 @@ final class SimClient {
 }
 
 private func bigEndian(_ v: UInt32) -> [UInt8] {
-  [UInt8(truncatingIfNeeded: v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8),
-    UInt8(truncatingIfNeeded: v)]
+  [
+    UInt8(truncatingIfNeeded: v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8),
+    UInt8(truncatingIfNeeded: v),
+  ]
 }
 
 /// MQTT 5 CONNACK properties a client must honour.
@@ -772,7 +789,8 @@ enum SimWire {
       let v5 = version == .v5
       let props: Properties? = v5 ? Properties(unchecked: v[3]) : nil
       let w = will.map {
-        Connect.Will(properties: v5 ? Properties.empty : nil, topic: v[1], payload: v[2], qos: $0.qos, retain: $0.retain)
+        Connect.Will(
+          properties: v5 ? Properties.empty : nil, topic: v[1], payload: v[2], qos: $0.qos, retain: $0.retain)
       }
       let c = Connect(
         version: version, cleanSession: clean, keepAliveSeconds: keepAlive, properties: props, clientID: v[0],

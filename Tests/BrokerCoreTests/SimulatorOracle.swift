@@ -10,7 +10,9 @@
 //  - a message is one PUBLISH as its publisher first sent it (resends with DUP are
 //    transmissions of the same message), or a will, which the broker publishes when the
 //    connection that carried it closes without DISCONNECT; every payload starts with a tag
-//    and the message number, so a received copy names its message;
+//    and the message number, so a received copy names its message (except the empty
+//    retained publishes that clear a topic: their copies are anonymous and only checked for
+//    a matching subscription);
 //  - a subscription record is one (client, filter) from SUBSCRIBE until UNSUBSCRIBE or the end
 //    of its session. `activeSince` is the SUBACK (the broker had processed it), `endedAt` the
 //    first moment it may have stopped (UNSUBSCRIBE sent, connection of a clean session closed,
@@ -327,7 +329,8 @@ final class SimOracle {
   func checkGuaranteedDelivery() -> String? {
     guard features.contains(.outboundQoS) else { return nil }
     let byMessage = copies()
-    for m in log.messages where m.qos != .atMostOnce && m.acknowledgedAt != nil && m.sentAt < end {
+    for m in log.messages where m.qos != .atMostOnce && m.acknowledgedAt != nil && m.sentAt < end && !m.payload.isEmpty
+    {
       for client in clients {
         let records = survivingRecords(client, for: m).filter { $0.granted != .atMostOnce }
         guard let best = records.map(\.granted).max() else { continue }
@@ -335,7 +338,8 @@ final class SimOracle {
         owedAtLeastOnce += 1
         if got.isEmpty {
           return "\(m.label), acknowledged to its publisher, never reached client \(client) "
-            + "(subscribed to \(records.map { SimTopics.filters[$0.filter] }) at QoS \(best.rawValue) before it was sent, "
+            + "(subscribed to \(records.map { SimTopics.filters[$0.filter] }) at QoS \(best.rawValue) "
+            + "before it was sent, "
             + "session lasted to the end)"
         }
         if m.qos == .exactlyOnce && best == .exactlyOnce && got.count != 1 {
@@ -361,7 +365,7 @@ final class SimOracle {
     let held = features.contains(.outboundQoS)
     var recordsByClient: [Int: [SimSubscription]] = [:]
     for r in log.subscriptions { recordsByClient[r.client, default: []].append(r) }
-    for m in log.messages where !m.refused {
+    for m in log.messages where !m.refused && !m.payload.isEmpty {
       guard let processed = m.processedAt, m.sentAt < end, !dropped(after: m.sentAt, upTo: processed) else { continue }
       for c in log.connections where c.client >= 0 && (c.connackAt ?? Int.max) < m.sentAt {
         guard (c.closedAt ?? Int.max) > processed else { continue }
@@ -386,7 +390,8 @@ final class SimOracle {
         let got = (byMessage[m.number]?[c.client] ?? []).contains { $0.connection == c.serial && $0.event < deadline }
         if !got {
           return "\(m.label), processed by the broker, never reached client \(c.client) on connection \(c.serial), "
-            + "subscribed to \(records.map { SimTopics.filters[$0.filter] }) since before it was sent; a later answer on "
+            + "subscribed to \(records.map { SimTopics.filters[$0.filter] }) since before it was sent; "
+            + "a later answer on "
             + "that connection arrived without it (no message was dropped for a full queue meanwhile)"
         }
       }
