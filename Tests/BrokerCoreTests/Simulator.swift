@@ -245,7 +245,8 @@ final class SimNetwork {
 
   deinit { slices.deallocate() }
 
-  var openSockets: [SimSocket] { sockets.filter(\.isOpen) }
+  /// The open ones, in the order they were opened.
+  private(set) var open: [SimSocket] = []
   var openCount: Int { byToken.count }
 
   func open(owner: Int) -> SimSocket? {
@@ -254,6 +255,7 @@ final class SimNetwork {
     let s = SimSocket(serial: sockets.count, id: id, owner: owner, openedMs: now, capacity: capacity)
     if byToken[id.token] != nil { onProblem("the broker handed out a live connection id twice") }
     sockets.append(s)
+    open.append(s)
     byToken[id.token] = s
     return s
   }
@@ -284,7 +286,7 @@ final class SimNetwork {
 
   /// One loop turn: readable and writable connections, timers, effects.
   func turn() {
-    for s in sockets where s.isOpen {
+    for s in open where s.isOpen {
       if s.interestOut && (s.clientGone || s.toClient.count < s.capacity) { flush(s) }
       guard s.isOpen, s.interestIn, !s.toBroker.isEmpty || s.eof else { continue }
       if s.readDelay > 0 {
@@ -395,6 +397,7 @@ final class SimNetwork {
       s.interestOut = false
       s.toBroker = []
       byToken[id.token] = nil
+      open.removeAll { $0 === s }
       broker.release(id)
       onClose(s, reason)
     }
@@ -407,7 +410,7 @@ final class SimNetwork {
   /// Nothing is in flight on the network: no unread bytes either way (for clients that read),
   /// no output queued in the broker.
   func quiet(reading: (SimSocket) -> Bool) -> String? {
-    for s in sockets where s.isOpen {
+    for s in open {
       if !s.toBroker.isEmpty || s.eof {
         return "connection \(s.serial) has \(s.toBroker.count) unread bytes\(s.eof ? " and EOF" : "")"
           + " (read interest \(s.interestIn))"
@@ -675,12 +678,12 @@ final class Simulation {
         c.abandonAndReconnect(clean: clean, will: will())
       }
     case 600..<605:
-      if net.sockets.filter({ $0.isOpen && $0.owner < 0 }).count < 2, let s = net.open(owner: -1) {
+      if net.open.filter({ $0.owner < 0 }).count < 2, let s = net.open(owner: -1) {
         log.connections.append(SimConnection(serial: s.serial, client: -1, openedAt: log.tick()))
         note("a connection opens and never sends CONNECT (connection \(s.serial))")
       }
     case 605..<645:
-      let open = net.sockets.filter(\.isOpen)
+      let open = net.open
       if !open.isEmpty {
         let s = open[rng.below(open.count)]
         s.readDelay = 1 + rng.below(4)
@@ -765,7 +768,7 @@ final class Simulation {
     }
     // A session that does not persist ends with its connection.
     if !c.persists {
-      for r in log.subscriptions where r.client == s.owner && r.session == c.session {
+      for r in log.subscriptionsOf[s.owner] ?? [] where r.session == c.session {
         r.end(possibly: event, certainly: event)
       }
     }
@@ -795,11 +798,11 @@ final class Simulation {
       )
       return
     }
-    if let s = net.sockets.first(where: { $0.isOpen && $0.owner < 0 }) {
+    if let s = net.open.first(where: { $0.owner < 0 }) {
       fail("connection \(s.serial) never sent CONNECT and is still open after connect_timeout")
       return
     }
-    for s in net.sockets where s.isOpen && s.abandoned { net.reset(s) }
+    for s in net.open where s.abandoned { net.reset(s) }
 
     note("end: the network drains")
     drain(reconnecting: comeBack)

@@ -191,7 +191,7 @@ final class SimClient {
         record = r  // the same filter again replaces the subscription without a gap [MQTT-3.8.4-3]
       } else {
         record = SimSubscription(client: index, filter: e.filter, sentAt: event, session: session)
-        log.subscriptions.append(record)
+        log.add(record)
         live[e.filter] = record
       }
       pending.append((e.filter, e.qos, record))
@@ -572,7 +572,7 @@ final class SimClient {
           r = current
         } else {
           r = SimSubscription(client: index, filter: e.filter, sentAt: pending.sentAt, session: session)
-          log.subscriptions.append(r)
+          log.add(r)
           live[e.filter] = r
         }
       }
@@ -627,8 +627,8 @@ final class SimClient {
     // A client only receives what matches one of its subscriptions that may have been active
     // when the message was routed: subscribed before receiving, not gone before it was sent.
     let sentAt = message?.sentAt ?? 0
-    let allowed = log.subscriptions.contains {
-      $0.client == index && SimTopics.matches[$0.filter][t] && $0.sentAt < event
+    let allowed = (log.subscriptionsOf[index] ?? []).contains {
+      SimTopics.matches[$0.filter][t] && $0.sentAt < event
         && (retain || ($0.goneAt ?? Int.max) > sentAt)
     }
     if !allowed {

@@ -197,12 +197,19 @@ final class SimLog {
   private(set) var event = 0
   var messages: [SimMessage] = []
   var receipts: [SimReceipt] = []
-  var subscriptions: [SimSubscription] = []
+  private(set) var subscriptions: [SimSubscription] = []
+  /// The same records, by client.
+  private(set) var subscriptionsOf: [Int: [SimSubscription]] = [:]
   var connections: [SimConnection] = []
   /// Set once the network drained, before the final clean-up.
   var endEvent: Int?
   /// Receipts of the fresh subscriber that reads the retained messages at the end.
   var retainedAtEnd: [SimReceipt] = []
+
+  func add(_ r: SimSubscription) {
+    subscriptions.append(r)
+    subscriptionsOf[r.client, default: []].append(r)
+  }
 
   func tick() -> Int {
     event += 1
@@ -314,8 +321,8 @@ final class SimOracle {
   /// Records of `client` that make delivery of `m` a duty: matching filter, SUBACK before the
   /// message was sent, not ended before the end (the subscription and its session lasted).
   func survivingRecords(_ client: Int, for m: SimMessage) -> [SimSubscription] {
-    log.subscriptions.filter {
-      $0.client == client && SimTopics.matches[$0.filter][m.topic] && ($0.activeSince ?? Int.max) < m.sentAt
+    (log.subscriptionsOf[client] ?? []).filter {
+      SimTopics.matches[$0.filter][m.topic] && ($0.activeSince ?? Int.max) < m.sentAt
         && ($0.endedAt ?? Int.max) > end
     }
   }
@@ -363,13 +370,11 @@ final class SimOracle {
   func checkCompleteWhenNothingDropped() -> String? {
     let byMessage = copies()
     let held = features.contains(.outboundQoS)
-    var recordsByClient: [Int: [SimSubscription]] = [:]
-    for r in log.subscriptions { recordsByClient[r.client, default: []].append(r) }
     for m in log.messages where !m.refused && !m.payload.isEmpty {
       guard let processed = m.processedAt, m.sentAt < end, !dropped(after: m.sentAt, upTo: processed) else { continue }
       for c in log.connections where c.client >= 0 && (c.connackAt ?? Int.max) < m.sentAt {
         guard (c.closedAt ?? Int.max) > processed else { continue }
-        let records = (recordsByClient[c.client] ?? []).filter {
+        let records = (log.subscriptionsOf[c.client] ?? []).filter {
           SimTopics.matches[$0.filter][m.topic] && ($0.activeSince ?? Int.max) < m.sentAt
             && ($0.endedAt ?? Int.max) > processed
         }
