@@ -16,9 +16,10 @@
 // each socket's buffer room, the clients read and answer what arrived. After every step
 // `broker.checkInvariants()` must hold.
 //
-// At the end the stalls end, the clock runs past every deadline, clients with persistent
-// sessions come back, the network drains, everyone disconnects cleanly and the pools must be
-// whole. The oracle (SimulatorOracle.swift) then judges the log. What is exercised and
+// At the end the stalls end, clients with persistent sessions come back, the clock runs past
+// every deadline (silent clients and connections that never sent CONNECT must be closed by
+// then), the network drains, a fresh subscriber reads the retained messages, everyone
+// disconnects cleanly and the pools must be whole. The oracle (SimulatorOracle.swift) then judges the log. What is exercised and
 // checked follows `SimFeatures`; the default test uses what the core supports today.
 //
 // Environment (Linux): MIDGE_SIM_SEED=n replays one seed; MIDGE_SIM_SEEDS=n runs seeds 1...n;
@@ -790,6 +791,7 @@ final class Simulation {
     for c in clients where c.phase == .offline && comeBack(c) { c.connect(clean: false, will: nil) }
     let keepAliveMax = clients.map { UInt64($0.keepAlive) }.max() ?? 0
     advance(by: max(keepAliveMax * 1500, UInt64(limits.connectTimeoutSeconds) * 1000) + 1000, substep: 250)
+    check()
     guard failure == nil else { return }
     if let c = clients.first(where: \.silent) {
       fail(
@@ -880,6 +882,7 @@ final class Simulation {
         c.connect(clean: false, will: nil)
       }
       turn()
+      check()
       turns += 1
       let readers = { (s: SimSocket) in s.owner >= 0 && self.clients[s.owner].socket === s }
       var busy = net.quiet(reading: readers)
