@@ -300,10 +300,11 @@ final class SimOracle {
   /// packet identifier until PUBREL [MQTT-4.3.3-2]) and a QoS 1 message once per transmission.
   /// So: QoS 0 at most once, QoS 2 never more than once (at QoS 2 or 0), QoS 1 at least once.
   func checkCopies() -> String? {
-    for (n, byClient) in copies() {
+    // Sorted, so that a failing seed reports the same violation in every process.
+    for (n, byClient) in copies().sorted(by: { $0.key < $1.key }) {
       let m = log.messages[n]
       let routes = m.qos == .atLeastOnce ? m.transmissions : 1
-      for (client, rs) in byClient {
+      for (client, rs) in byClient.sorted(by: { $0.key < $1.key }) {
         let first = rs.filter { !($0.qos == .atLeastOnce && $0.dup) }
         if first.count > routes {
           let how = rs.map { "QoS \($0.qos.rawValue)\($0.dup ? " DUP" : "")" }.joined(separator: ", ")
@@ -439,7 +440,7 @@ final class SimOracle {
   func checkWills() -> String? {
     let byMessage = copies()
     for m in log.messages where m.isWill {
-      for rs in (byMessage[m.number] ?? [:]).values {
+      for (_, rs) in (byMessage[m.number] ?? [:]).sorted(by: { $0.key < $1.key }) {
         for r in rs {
           if m.willDue == false {
             return "\(m.label) reached client \(r.client) although its connection ended with a clean "
