@@ -65,10 +65,15 @@ public final class Broker {
   var routing = false
   /// Set while `tick` retries a publisher paused by back-pressure.
   var retrying = false
+  /// Publishers paused by back-pressure; each holds a receive buffer, so at most half of the
+  /// receive chunks may be held this way.
+  var pausedPublishers = 0
   /// $SYS: when the next statistics are due, and when the broker first ticked.
   var nextSysMs: UInt64 = 0
   var startMs: UInt64? = nil
   static let scanIntervalMs: UInt64 = 100
+  /// How long a publisher without keep alive may stay paused by back-pressure.
+  static let pauseMaxMs: UInt64 = 60_000
 
   public init(plan: BrokerPlan, arena: Arena) {
     limits = plan.limits
@@ -226,16 +231,28 @@ public final class Broker {
     while s < slotHighWater {
       let c = connections[s]
       if c.flags.contains(.waitingQueue) {
-        // Back-pressure: retry the PUBLISH that waits in the receive buffer. While it waits the
-        // client's packets are not read, so keep alive is not enforced.
         connections[s].flags.remove([.waitingQueue, .readPaused])
-        retrying = true
-        processInput(s, now: now)
-        retrying = false
-        if !connections[s].flags.contains(.waitingQueue) { queueInterest(s) }  // resumed: read again
-        if connections[s].keepAliveMs > 0 { connections[s].deadline = now + UInt64(connections[s].keepAliveMs) }
-      } else if (c.state == .awaitingConnect || c.state == .connected) && c.deadline != 0 && now >= c.deadline {
-        // [MQTT-3.1.2-24] keep alive: no control packet within 1.5 x the keep alive.
+        pausedPublishers -= 1
+        if c.deadline != 0 && now >= c.deadline {
+          // Paused for a whole keep-alive period: give up on it rather than hold its receive
+          // buffer for ever. Its PUBLISH was not acknowledged; the client sends it again.
+          close(s, .quotaExceeded)
+        } else {
+          // Back-pressure: retry the PUBLISH that waits in the receive buffer.
+          retrying = true
+          processInput(s, now: now)
+          retrying = false
+          if !connections[s].flags.contains(.waitingQueue) {
+            queueInterest(s)  // resumed: read again
+            if connections[s].keepAliveMs == 0 { connections[s].deadline = 0 }
+          }
+        }
+      } else if c.deadline != 0 && now >= c.deadline
+        && (c.state == .awaitingConnect || (c.state == .connected && !c.flags.contains(.readPaused)))
+      {
+        // [MQTT-3.1.2-24] keep alive: no control packet within 1.5 x the keep alive. Not while
+        // the core itself does not read a client (paused): its packets wait in the kernel. The
+        // connect timeout applies whatever the reason.
         close(s, c.state == .awaitingConnect ? .connectTimeout : .keepAliveTimeout)
       }
       s += 1
@@ -320,6 +337,7 @@ public final class Broker {
     releaseReceive(s)
     withUnsafeMutablePointer(to: &connections[s].output) { sendPool.release(&$0.pointee) }
     if !connections[s].flags.contains(.refusing) { admittedCount -= 1 }
+    if connections[s].flags.contains(.waitingQueue) { pausedPublishers -= 1 }
     connections[s].state = .free
     connections[s].flags = connections[s].flags.intersection(.ringMembership)
     connections[s].generation = (connections[s].generation &+ 1) & ConnectionID.generationMask
@@ -352,9 +370,12 @@ public final class Broker {
       guard handleFrame(s, frame, window.slice(0, frame.totalLength), now: now) else {
         // Back-pressure: the frame stays unprocessed and reading pauses until `tick` retries.
         connections[s].flags.insert([.waitingQueue, .readPaused])
+        pausedPublishers += 1
         if !retrying {
           stats.publisherPauses &+= 1
           queueInterest(s)
+          // Without keep alive, a paused publisher is given up after pauseMaxMs.
+          if connections[s].keepAliveMs == 0 { connections[s].deadline = now + Broker.pauseMaxMs }
         }
         break
       }
@@ -457,7 +478,7 @@ public final class Broker {
       connections[s].flags.remove(.inChunkRing)
       guard connections[s].flags.contains(.waitingChunk) else { continue }  // stale entry
       connections[s].flags.remove([.waitingChunk, .readPaused])
-      if connections[s].state != .closing { queueInterest(s) }
+      if connections[s].state != .closing { resumeReading(s) }
       budget -= 1
     }
   }
@@ -471,8 +492,15 @@ public final class Broker {
       guard connections[s].state != .closing else { continue }
       let moved = moveToLargeBuffer(s)
       precondition(moved, "a large buffer was free")
-      queueInterest(s)
+      resumeReading(s)
     }
+  }
+
+  /// Reading resumes after a pause: the keep-alive period starts again, as the client's
+  /// packets may have waited in the kernel.
+  func resumeReading(_ s: Int) {
+    if connections[s].keepAliveMs > 0 { connections[s].deadline = clock + UInt64(connections[s].keepAliveMs) }
+    queueInterest(s)
   }
 
   func queueInterest(_ s: Int) {

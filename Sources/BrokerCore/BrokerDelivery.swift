@@ -6,9 +6,13 @@ import MQTTWire
 
 enum PublishOutcome {
   case done
-  /// A QoS 1/2 recipient's queue, the queue entries or the message store are full: nothing
-  /// was delivered (the publisher is answered 0x97 or paused).
+  /// A QoS 1/2 recipient's queue is full (max_queued_messages): nothing was delivered (the
+  /// publisher is answered 0x97 or paused until that subscriber's queue drains).
   case full
+  /// The shared queue entries or the message store are full: nothing was delivered, and
+  /// waiting would not help reliably (the publisher's own acknowledgements may be what frees
+  /// them), so the publisher is answered 0x97 or disconnected without an acknowledgement.
+  case poolFull
   /// A new retained topic does not fit the retained store and the publisher can be told
   /// (MQTT 5, QoS 1/2): nothing was delivered.
   case retainedFull
@@ -42,6 +46,8 @@ extension Broker {
     }
     // Quota: every QoS 1/2 recipient must be able to queue it [MQTT-4.3.2-?]: never
     // acknowledge a message and then lose it.
+    // The publisher's own session is exempt from max_queued_messages: its queue drains only
+    // when the acknowledgements behind this very PUBLISH are read.
     var needed = 0
     var full = false
     var i = 0
@@ -49,14 +55,18 @@ extension Broker {
       let f = fanout[i]
       if !f.shared && min(f.qos, qos) != .atMostOnce {
         needed += 1
-        if sessions[Int(f.session)].pendingCount >= UInt32(limits.queuedMessagesMax) { full = true }
+        if f.session != publisher && sessions[Int(f.session)].pendingCount >= UInt32(limits.queuedMessagesMax) {
+          full = true
+        }
       }
       i += 1
     }
-    if needed > entries.freeCount { full = true }
     let needsStore = stored == messageNone && (k > 0 || retains)
-    if needsStore && !store.canStore(bytes) { full = full || needed > 0 || retains }
-    if full && rejectable && qos != .atMostOnce { return .full }
+    let poolFull = needed > entries.freeCount || (needsStore && (needed > 0 || retains) && !store.canStore(bytes))
+    if rejectable && qos != .atMostOnce {
+      if poolFull { return .poolFull }
+      if full { return .full }
+    }
     var m = stored
     if needsStore {
       m =
@@ -68,8 +78,9 @@ extension Broker {
     }
     if clearsRetained {
       retained.clear(topic, in: store)
-    } else if retains && m != messageNone {
-      if !retained.set(topic, m, in: store) { stats.retainedRefused &+= 1 }
+    } else if retains {
+      // Not retained when the store had no room (QoS 0 only gets here then): counted.
+      if m == messageNone || !retained.set(topic, m, in: store) { stats.retainedRefused &+= 1 }
     }
     stats.retainedCount = retained.count
     i = 0
@@ -80,7 +91,7 @@ extension Broker {
           stats.messagesDroppedQueueFull &+= 1  // the message store is full
         } else {
           let rap = f.retainAsPublished && retain  // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
-          enqueue(f.session, m, qos: min(f.qos, qos), retain: rap, now: now)  // [MQTT-3.8.4-8]
+          enqueue(f.session, m, qos: min(f.qos, qos), retain: rap, ownMessage: f.session == publisher, now: now)  // [MQTT-3.8.4-8]
         }
       }
       i += 1
@@ -201,8 +212,9 @@ extension Broker {
 
   // MARK: queues
 
-  /// Queues a reference to `m` for a session and sends what its window allows.
-  func enqueue(_ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, now: UInt64) {
+  /// Queues a reference to `m` for a session and sends what its window allows. A session's
+  /// own QoS 1/2 messages may exceed max_queued_messages (see `publish`).
+  func enqueue(_ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, ownMessage: Bool = false, now: UInt64) {
     let si = Int(session)
     let online = sessions[si].state == .online
     if qos == .atMostOnce {
@@ -219,7 +231,8 @@ extension Broker {
         return
       }
     }
-    guard sessions[si].pendingCount < UInt32(limits.queuedMessagesMax), let e = entries.take() else {
+    let queueRoom = sessions[si].pendingCount < UInt32(limits.queuedMessagesMax) || (ownMessage && qos != .atMostOnce)
+    guard queueRoom, let e = entries.take() else {
       stats.messagesDroppedQueueFull &+= 1  // QoS 0, or a will or retained message: counted
       return
     }

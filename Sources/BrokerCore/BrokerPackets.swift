@@ -28,13 +28,15 @@ extension Broker {
       handleConnect(s, connect, now: now)
       return true
     }
-    // Any control packet counts for keep alive. [MQTT-3.1.2-23]
-    if connections[s].keepAliveMs > 0 { connections[s].deadline = now + UInt64(connections[s].keepAliveMs) }
+    // Any control packet counts for keep alive [MQTT-3.1.2-23], once it is processed (a
+    // PUBLISH held back by back-pressure is not, yet).
+    if case .publish = packet {} else { heard(s, now: now) }
     switch packet {
     case .connect:
       close(s, .protocolError)  // [MQTT-3.1.0-2] a second CONNECT
     case .publish(let p):
-      return handlePublish(s, p, now: now)
+      guard handlePublish(s, p, now: now) else { return false }
+      heard(s, now: now)
     case .puback(let ack):
       acknowledged(s, ack.packetID, .awaitingPuback, now: now)
     case .pubrec(let ack):
@@ -62,6 +64,11 @@ extension Broker {
       close(s, .protocolError)  // server-to-client packets
     }
     return true
+  }
+
+  func heard(_ s: Int, now: UInt64) {
+    let keepAlive = connections[s].keepAliveMs
+    connections[s].deadline = keepAlive > 0 ? now + UInt64(keepAlive) : 0
   }
 
   func isMalformed(_ error: DecodeError) -> Bool {
@@ -131,6 +138,20 @@ extension Broker {
       }
     }
 
+    // The will is stored first, so that it survives the CONNECT packet's buffer, and so that a
+    // full message store refuses the client before any session is touched.
+    var will = messageNone
+    if let w = c.will {
+      guard let m = store.store(
+        topic: w.topic, properties: w.properties, payload: w.payload, qos: w.qos, retain: w.retain,
+        expiresAt: 0, publisher: sessionNone)
+      else {
+        refuseConnect(s, .serverUnavailable, v5: v5 ? .quotaExceeded : nil)  // message store full
+        return
+      }
+      will = m
+    }
+
     // The client id: an existing connection with it is taken over [MQTT-3.1.4-2] (its
     // session ends or goes offline as that connection's rules say), then the session is
     // resumed or started [MQTT-3.1.2-4].
@@ -144,9 +165,8 @@ extension Broker {
       }
       if let existing = findSession(id) {
         if sessions[existing].state == .online {
-          // Clean Start 0 takes the session over even when the old connection's Session
-          // Expiry was 0 (as Mosquitto does): it must not end with the old connection.
-          if !c.cleanSession && sessions[existing].expiryInterval == 0 { sessions[existing].expiryInterval = .max }
+          // A session with Session Expiry 0 (3.1.1: clean session) ends with the old
+          // connection [MQTT-3.1.2-6] §3.1.2.11.2, so Clean Start 0 then finds none.
           close(Int(sessions[existing].connection), .takenOver)
         }
       }
@@ -166,23 +186,16 @@ extension Broker {
       return true
     }
     guard connected else {
+      if will != messageNone { store.release(will) }
       refuseConnect(s, .serverUnavailable, v5: v5 ? .serverBusy : nil)  // every session in use
       return
     }
     let si = Int(session)
-    // The will is stored now, so that it survives the CONNECT packet's buffer.
-    if let w = c.will {
-      let will = store.store(
-        topic: w.topic, properties: w.properties, payload: w.payload, qos: w.qos, retain: w.retain,
-        expiresAt: 0, publisher: session)
-      guard let will else {
-        if !sessionPresent { endSession(session, now: now) }
-        refuseConnect(s, .serverUnavailable, v5: v5 ? .quotaExceeded : nil)  // message store full
-        return
-      }
+    if will != messageNone {
+      store.headers[Int(will)].publisher = session
       sessions[si].will = will
-      sessions[si].willDelay = w.properties?.uint32(.willDelayInterval) ?? 0
-      sessions[si].willExpiry = w.properties?.uint32(.messageExpiryInterval) ?? 0
+      sessions[si].willDelay = c.will?.properties?.uint32(.willDelayInterval) ?? 0
+      sessions[si].willExpiry = c.will?.properties?.uint32(.messageExpiryInterval) ?? 0
     }
     sessions[si].version = c.version
     attach(session, s)
@@ -341,11 +354,23 @@ extension Broker {
     case .retainedFull:
       stats.messagesRejectedQuota &+= 1
       return rejectPublish(s, p, .quotaExceeded)  // retained store full (MQTT 5, QoS 1/2)
+    case .poolFull:
+      stats.messagesRejectedQuota &+= 1
+      if v5 { return rejectPublish(s, p, .quotaExceeded) }
+      close(s, .quotaExceeded)  // 3.1.1: not acknowledged; the client sends it again
+      return true
     case .full:
       if p.qos == .atMostOnce { break }  // counted as dropped per subscriber
-      if v5 && limits.queueFullAction == .quotaExceeded {
+      let canPause = pausedPublishers < receivePool.count / 2
+      if v5 && (limits.queueFullAction == .quotaExceeded || !canPause) {
         stats.messagesRejectedQuota &+= 1
         return rejectPublish(s, p, .quotaExceeded)
+      }
+      if !canPause {
+        // Half the receive chunks are already held by paused publishers: this one is closed
+        // instead, its message not acknowledged (the client sends it again after reconnecting).
+        close(s, .quotaExceeded)
+        return true
       }
       stats.messagesReceived &-= 1  // it will be received again when retried
       return false

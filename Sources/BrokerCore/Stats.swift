@@ -20,6 +20,7 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
   case topicAliasInvalid  // MQTT 5 topic alias 0 or above the maximum
   case payloadFormatInvalid  // MQTT 5 QoS 0 PUBLISH not UTF-8 despite its format indicator
   case retainNotSupported  // retained PUBLISH while retain_available is false
+  case quotaExceeded  // a QoS 1/2 PUBLISH could not be queued and no more publishers can wait
 
   public var name: StaticString {
     switch self {
@@ -39,6 +40,7 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
     case .topicAliasInvalid: return "invalid topic alias"
     case .payloadFormatInvalid: return "payload not UTF-8"
     case .retainNotSupported: return "retain not supported"
+    case .quotaExceeded: return "queues full, publisher not acknowledged"
     }
   }
 
@@ -55,6 +57,7 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
     case .topicAliasInvalid: return .topicAliasInvalid
     case .payloadFormatInvalid: return .payloadFormatInvalid
     case .retainNotSupported: return .retainNotSupported
+    case .quotaExceeded: return .quotaExceeded
     case .clientDisconnect, .peerClosed, .connectTimeout, .outputOverflow, .connectRefused, .ioError: return nil
     }
   }
@@ -98,7 +101,7 @@ public struct Stats: Sendable {
   /// Queued messages (entries) across all sessions, and stored messages.
   public var messagesQueued = 0
   public var messagesStored = 0
-  var closeCounts: [16 of UInt64] = .init(repeating: 0)
+  var closeCounts: [17 of UInt64] = .init(repeating: 0)
 
   public func closes(_ r: CloseReason) -> UInt64 { closeCounts[Int(r.rawValue)] }
 
