@@ -146,6 +146,7 @@ extension Broker {
         topic: w.topic, properties: w.properties, payload: w.payload, qos: w.qos, retain: w.retain,
         expiresAt: 0, publisher: sessionNone)
       else {
+        stats.connectionsRefusedStore &+= 1
         refuseConnect(s, .serverUnavailable, v5: v5 ? .quotaExceeded : nil)  // message store full
         return
       }
@@ -187,6 +188,7 @@ extension Broker {
     }
     guard connected else {
       if will != messageNone { store.release(will) }
+      stats.connectionsRefusedSessions &+= 1
       refuseConnect(s, .serverUnavailable, v5: v5 ? .serverBusy : nil)  // every session in use
       return
     }

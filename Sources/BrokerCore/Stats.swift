@@ -68,6 +68,10 @@ public struct Stats: Sendable {
   public var connectionsAccepted: UInt64 = 0
   /// CONNECTs refused (CONNACK 3 / 0x89) because max_connections clients were connected.
   public var connectionsRefusedFull: UInt64 = 0
+  /// CONNECTs refused (CONNACK 3 / 0x89) because every session was in use (max_sessions).
+  public var connectionsRefusedSessions: UInt64 = 0
+  /// CONNECTs refused (CONNACK 3 / 0x97) because the message store could not hold the will.
+  public var connectionsRefusedStore: UInt64 = 0
   /// TCP connections closed without a CONNACK because even the refusal slots were in use.
   public var connectionsDroppedFull: UInt64 = 0
   public var connectionsOpen = 0

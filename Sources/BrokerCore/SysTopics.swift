@@ -25,6 +25,8 @@ extension Broker {
     sys("$SYS/broker/bytes/sent", st.bytesSent, now: now)
     sys("$SYS/broker/midge/connections/refused_full", st.connectionsRefusedFull, now: now)
     sys("$SYS/broker/midge/connections/dropped_full", st.connectionsDroppedFull, now: now)
+    sys("$SYS/broker/midge/connections/refused_sessions", st.connectionsRefusedSessions, now: now)
+    sys("$SYS/broker/midge/connections/refused_store", st.connectionsRefusedStore, now: now)
     sys("$SYS/broker/midge/subscriptions/refused", st.subscriptionsRefused, now: now)
     sys("$SYS/broker/midge/messages/dropped_queue_full", st.messagesDroppedQueueFull, now: now)
     sys("$SYS/broker/midge/messages/rejected_quota", st.messagesRejectedQuota, now: now)

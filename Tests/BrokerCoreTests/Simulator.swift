@@ -174,6 +174,8 @@ final class SimSocket {
   var toBroker: [UInt8] = []
   /// The broker's connection table was full when this connection was opened.
   var openedFull = false
+  /// The broker's count of CONNECTs refused for full sessions or store when it was opened.
+  var refusalsAtOpen: UInt64 = 0
   /// The client closed its side: the broker reads EOF after `toBroker`.
   var eof = false
   /// The client no longer reads: what the broker writes is discarded.
@@ -249,6 +251,7 @@ final class SimNetwork {
     let s = SimSocket(serial: sockets.count, id: id, owner: owner, openedMs: now, capacity: capacity)
     // Opened while max_connections clients were admitted: its CONNECT gets "busy".
     s.openedFull = broker.connections[Int(id.slot)].flags.contains(.refusing)
+    s.refusalsAtOpen = broker.stats.connectionsRefusedSessions &+ broker.stats.connectionsRefusedStore
     if byToken[id.token] != nil { onProblem("the broker handed out a live connection id twice") }
     sockets.append(s)
     open.append(s)
@@ -501,6 +504,21 @@ final class Simulation {
   func newSession() -> Int {
     sessions += 1
     return sessions
+  }
+
+  /// MIDGE_SIM_DEBUG=1: the core's slots and sessions when a run fails at the end.
+  func debugDump() {
+    guard SimEnvironment.value("MIDGE_SIM_DEBUG") != nil else { return }
+    let b = net.broker
+    for i in 0..<b.slotHighWater where b.connections[i].state != .free {
+      let k = b.connections[i]
+      print("DEBUG slot \(i) \(k.state) flags \(k.flags.rawValue) deadline \(k.deadline) now \(net.now) ka \(k.keepAliveMs) rx \(k.receiveBuffer) used \(k.receiveUsed) session \(k.session)")
+    }
+    for i in 0..<b.sessionHighWater where b.sessions[i].state != .free {
+      let x = b.sessions[i]
+      print("DEBUG session \(i) \(x.state) pending \(x.pendingCount) inflight \(x.inflightCount) expires \(x.expiresAt) conn \(x.connection)")
+    }
+    print("DEBUG free: rx \(b.receivePool.freeCount) large \(b.largePool.freeCount) store \(b.store.freeChunks) entries \(b.entries.freeCount); paused publishers \(b.pausedPublishers)")
   }
 
   func fail(_ what: String) {
@@ -788,6 +806,11 @@ final class Simulation {
     step = steps + 1  // failures from here on report the step after the last
     note("end: stalls end, persistent sessions come back, the clock passes every deadline")
     for c in clients { c.stalledUntil = 0 }
+    // A silent client whose connection the broker closed meanwhile notices it now.
+    for c in clients where c.silent && !(c.socket?.isOpen ?? false) {
+      silentSince[c.index] = nil
+      c.lost()
+    }
     for s in net.sockets { s.readDelay = 0 }
     let comeBack = { (c: SimClient) in c.persistent && self.features.contains(.persistentSessions) }
     for c in clients where c.phase == .offline && comeBack(c) { c.connect(clean: false, will: nil) }
@@ -795,7 +818,10 @@ final class Simulation {
     advance(by: max(keepAliveMax * 1500, UInt64(limits.connectTimeoutSeconds) * 1000) + 1000, substep: 250)
     check()
     guard failure == nil else { return }
-    if let c = clients.first(where: \.silent) {
+    // A silent client whose connection the broker already closed (for another reason, before
+    // it went silent) has nothing left to time out.
+    if let c = clients.first(where: { $0.silent && ($0.socket?.isOpen ?? false) }) {
+      debugDump()
       fail(
         "\(c.name) went silent at \(silentSince[c.index] ?? 0) ms, keep alive \(c.keepAlive) s, "
           + "and is still connected at \(net.now) ms [MQTT-3.1.2-24]"
@@ -864,7 +890,10 @@ final class Simulation {
     guard failure == nil else { return }
     let oracle = SimOracle(
       log: log, features: features, dropEvents: dropEvents, retainedRefused: net.broker.stats.retainedRefused)
-    if let problem = oracle.check() { fail("oracle: \(problem)") }
+    if let problem = oracle.check() {
+      debugDump()
+      fail("oracle: \(problem)")
+    }
     note(
       "end: \(log.messages.count) messages, \(log.receipts.count) copies received, "
         + "\(b.stats.messagesDroppedQueueFull) QoS 0 drops, \(log.connections.count) connections, "
@@ -898,17 +927,7 @@ final class Simulation {
       }
       guard let busy else { return }
       if turns >= 2000 {
-        if SimEnvironment.value("MIDGE_SIM_DEBUG") != nil {
-          for i in 0..<net.broker.slotHighWater {
-            let k = net.broker.connections[i]
-            print("DEBUG slot \(i) \(k.state) flags \(k.flags.rawValue) deadline \(k.deadline) now \(net.now) ka \(k.keepAliveMs) session \(k.session)")
-          }
-          for i in 0..<net.broker.sessionHighWater {
-            let x = net.broker.sessions[i]
-            print("DEBUG session \(i) \(x.state) pending \(x.pendingCount) inflight \(x.inflightCount) expires \(x.expiresAt) conn \(x.connection)")
-          }
-          print("DEBUG store free \(net.broker.store.freeChunks) entries free \(net.broker.entries.freeCount)")
-        }
+        debugDump()
         fail("the network does not drain: \(busy)")
         return
       }

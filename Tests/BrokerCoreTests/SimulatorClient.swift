@@ -315,7 +315,13 @@ final class SimClient {
       brokerSession = sessionPersists ? .closed(from: now, to: now) : .none
       return
     }
-    // Closed before the CONNACK arrived: the CONNECT may or may not have been processed.
+    // Closed before the CONNACK arrived: the CONNECT may or may not have been processed, so
+    // the session may have been replaced (e.g. it had expired): the subscriptions the client
+    // knew of no longer create duties.
+    if sessionPersists {
+      let event = log.tick()
+      for r in live.values where r.endedAt == nil { r.endedAt = event }
+    }
     switch brokerSession {
     case .none: brokerSession = sessionPersists ? .unknown : .none
     case .closed(let from, _): brokerSession = sessionPersists ? .closed(from: from, to: now) : .unknown
@@ -453,11 +459,14 @@ final class SimClient {
       // Only a full broker may refuse a well-behaved client: 3 (3.1.1) / 0x89 (5.0) when the
       // connection or session table is full, 3 / 0x97 when the message store cannot hold its
       // will (README, Limits).
+      // (The broker counts the last two; a count that grew since this connection opened
+      // allows the refusal.)
       let busy = code == 3 || code == 0x89
       let broker = sim.net.broker
-      let tablesFull = (socket?.openedFull ?? false) || broker.sessionFreeHead == sessionNone
-      let willBytes = c.will.map { SimTopics.topics[$0.topic].utf8.count + $0.payload.count + 64 } ?? -1
-      let storeFull = willBytes >= 0 && (code == 3 || code == 0x97) && !broker.store.canStore(willBytes)
+      let counted = broker.stats.connectionsRefusedSessions &+ broker.stats.connectionsRefusedStore
+      let refusedForRoom = counted != (socket?.refusalsAtOpen ?? counted)
+      let tablesFull = (socket?.openedFull ?? false) || (busy && refusedForRoom)
+      let storeFull = c.will != nil && (code == 3 || code == 0x97) && refusedForRoom
       if !(busy && tablesFull) && !storeFull {
         fail("CONNACK refused with code \(code) (\(sim.net.openCount) connections open)")
       }
