@@ -189,6 +189,8 @@ final class SimClient {
       let record: SimSubscription
       if let r = live[e.filter], r.endedAt == nil {
         record = r  // the same filter again replaces the subscription without a gap [MQTT-3.8.4-3]
+        // From the moment the broker may process it, a lower QoS may apply.
+        if r.activeSince != nil { r.granted = min(r.granted, e.qos) }
       } else {
         record = SimSubscription(client: index, filter: e.filter, sentAt: event, session: session)
         log.add(record)
