@@ -44,7 +44,7 @@ extension Broker {
       stats.retainedRefused &+= 1
       retains = false  // delivered, not retained (README, "Limits")
     }
-    // Quota: every QoS 1/2 recipient must be able to queue it [MQTT-4.3.2-?]: never
+    // Quota: every QoS 1/2 recipient must be able to queue it (§4.3.2, §4.3.3): never
     // acknowledge a message and then lose it.
     // The publisher's own session is exempt from max_queued_messages: its queue drains only
     // when the acknowledgements behind this very PUBLISH are read.
@@ -155,7 +155,7 @@ extension Broker {
         let chosen = Int(fanout[best].subscription)
         subscriptions.entries[chosen].lastTurn = stamp
         // A copy of its own: a member that also matches through its own subscriptions (or
-        // through another group) gets one copy for each [MQTT-4.8.2-?] §4.8.2.
+        // through another group) gets one copy for each (§4.8.2).
         let options = subscriptions.entries[chosen].options
         fanout[k] = FanOut(session: fanout[best].session, subscription: UInt32(chosen), qos: options.qos)
         k += 1

@@ -312,14 +312,14 @@ extension Broker {
           }
         } else {
           guard aliases[a] != messageNone else {
-            close(s, .protocolError)  // an alias never set [MQTT-3.3.2-?] §3.3.2.3.4
+            close(s, .protocolError)  // an alias never set (§3.3.2.3.4: a Protocol Error)
             return true
           }
           topic = store.topic(aliases[a], scratch: topicScratch)
         }
       }
       if (try? p.validatePayloadFormat()) == nil {
-        // [MQTT-3.3.2-?] §3.3.2.3.2: not UTF-8 although the indicator says so.
+        // §3.3.2.3.2: not UTF-8 although the indicator says so.
         if p.qos == .atMostOnce {
           close(s, .payloadFormatInvalid)
           return true
@@ -329,7 +329,7 @@ extension Broker {
     }
     if retain && !limits.retainAvailable {
       if v5 {
-        close(s, .retainNotSupported)  // [MQTT-3.3.1-?] §3.3.1.3 with Retain Available 0
+        close(s, .retainNotSupported)  // §3.3.1.3 with Retain Available 0
         return true
       }
       retain = false
@@ -394,7 +394,7 @@ extension Broker {
     switch p.qos {
     case .atMostOnce: stats.messagesDroppedQueueFull &+= 1
     case .atLeastOnce: sendAck(s, .puback, p.packetID, reason: reason)
-    case .exactlyOnce: sendAck(s, .pubrec, p.packetID, reason: reason)  // no state kept [MQTT-4.3.3-?]
+    case .exactlyOnce: sendAck(s, .pubrec, p.packetID, reason: reason)  // no state kept (§4.3.3)
     }
     return true
   }
@@ -454,11 +454,11 @@ extension Broker {
     switch entries[e].state {
     case .awaitingPubrec:
       if let code = ack.reasonCode, code >= 0x80 {
-        // The subscriber refused the message (MQTT 5): the flow ends here [MQTT-4.3.3-?].
+        // The subscriber refused the message (MQTT 5): the flow ends here (§3.5.2.1).
         finishInflight(session, e, after: prev, now: now)
         return
       }
-      store.release(entries[e].message)  // [MQTT-4.3.3-?] the message may be discarded now
+      store.release(entries[e].message)  // the message may be discarded now (§4.3.3)
       entries[e].message = messageNone
       entries[e].state = .awaitingPubcomp
       sendAck(s, .pubrel, ack.packetID)  // [MQTT-4.3.3-4]
@@ -505,7 +505,7 @@ extension Broker {
         case .added, .replaced:
           sink.write(entry.options.qos.rawValue)  // [MQTT-3.8.4-6] the QoS granted
           // §3.3.1.3 Retain Handling: 0 always, 1 only for a new subscription, 2 never;
-          // never for a shared subscription [MQTT-3.8.4-?].
+          // never for a shared subscription (§4.8.2).
           let rh = v5 ? entry.options.retainHandling : 0
           if shared == nil && (rh == 0 || (rh == 1 && result == .added)) && i < 64 {
             sendRetained |= 1 << UInt64(i)
