@@ -526,10 +526,6 @@ public final class Broker {
     append(s, size: size, encode)
   }
 
-  func sendAck(_ s: Int, _ type: PacketType, _ packetID: UInt16) {
-    send(s, size: Encode.ackSize) { Encode.ack(type, packetID: packetID, into: &$0) }
-  }
-
   func append(_ s: Int, size: Int, _ encode: (inout OutputSink) -> Void) {
     let before = connections[s].output.count
     withUnsafeMutablePointer(to: &connections[s].output) { queue in

@@ -222,8 +222,7 @@ extension Broker {
       if online && sessions[si].pending.isEmpty {
         // Nothing waits before it: straight into the send queue, or dropped when that is full.
         let s = Int(sessions[si].connection)
-        let max = connections[s].maximumPacketSize
-        if max != 0 && UInt32(publishSize(s, session, m, qos: .atMostOnce, now: now)) > max {
+        if tooLargeForClient(s, session, m, qos: .atMostOnce, now: now) {
           stats.messagesTooLargeForClient &+= 1  // [MQTT-3.1.2-25] discarded for this client
         } else if !sendPublish(s, session, m, qos: .atMostOnce, retain: retain, dup: false, packetID: 0, now: now) {
           stats.messagesDroppedQueueFull &+= 1
@@ -284,8 +283,7 @@ extension Broker {
         continue
       }
       if entry.qos != .atMostOnce && Int(sessions[si].inflightCount) >= window { return }
-      let max = connections[s].maximumPacketSize
-      if max != 0 && UInt32(publishSize(s, session, m, qos: entry.qos, now: now)) > max {
+      if tooLargeForClient(s, session, m, qos: entry.qos, now: now) {
         stats.messagesTooLargeForClient &+= 1  // [MQTT-3.1.2-25] discarded for this client
         dropPendingHead(si)
         continue
@@ -406,8 +404,11 @@ extension Broker {
     return p
   }
 
-  func publishSize(_ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, now: UInt64) -> Int {
-    Encode.totalSize(remaining: shape(s, session, m, qos: qos, now: now).remaining)
+  /// Whether the PUBLISH would exceed the client's MQTT 5 Maximum Packet Size.
+  func tooLargeForClient(_ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, now: UInt64) -> Bool {
+    let max = connections[s].maximumPacketSize
+    guard max != 0 else { return false }
+    return UInt32(Encode.totalSize(remaining: shape(s, session, m, qos: qos, now: now).remaining)) > max
   }
 
   /// Encodes a stored message into the connection's send queue; false when it does not fit.
