@@ -171,6 +171,13 @@ extension Broker {
           close(Int(sessions[existing].connection), .takenOver)
         }
       }
+      if let existing = findSession(id), sessions[existing].state == .offline, sessions[existing].expiresAt != 0,
+        now >= sessions[existing].expiresAt
+      {
+        // Expired, though the timer has not run yet [MQTT-3.1.2-23]: it ends now.
+        endSession(existing, now: now)
+        stats.sessionsExpired &+= 1
+      }
       if let existing = findSession(id) {
         if c.cleanSession {
           endSession(existing, now: now)  // [MQTT-3.1.2-6] clean start discards the old session

@@ -238,6 +238,7 @@ final class SimClient {
     send(SimWire.disconnect(version: version))
     c.sentDisconnect = true
     sim.net.closeByClient(s)
+    closedBeforeConnack()
     lost()
   }
 
@@ -246,7 +247,18 @@ final class SimClient {
     guard phase != .offline, let s = socket else { return }
     _ = log.tick()
     sim.net.closeByClient(s)
+    closedBeforeConnack()
     lost()
+  }
+
+  /// The client closes a connection whose CONNACK it has not read: the broker may have
+  /// resumed the session with it (and closes it later), or discarded it for a clean start,
+  /// so what it has is not known.
+  private func closedBeforeConnack() {
+    guard phase == .connecting && features.contains(.persistentSessions) else { return }
+    brokerSession = .unknown
+    let event = log.tick()
+    for r in live.values where r.endedAt == nil { r.endedAt = event }  // no longer counted on
   }
 
   /// The connection is reset: the broker sees an error at once; unread bytes are lost.
@@ -254,6 +266,7 @@ final class SimClient {
     guard phase != .offline, let s = socket else { return }
     _ = log.tick()
     sim.net.reset(s)
+    closedBeforeConnack()
     lost()
   }
 
@@ -501,7 +514,9 @@ final class SimClient {
       }
     }
     if let expected, expected != present {
-      fail("CONNACK session present \(present), expected \(expected) [MQTT-3.2.2-1..3]")
+      fail(
+        "CONNACK session present \(present), expected \(expected) [MQTT-3.2.2-1..3] "
+          + "(knew: \(brokerSession), expiry \(sessionExpiry) s, CONNECT sent at \(connectSentMs) ms, now \(sim.net.now) ms)")
       return
     }
     // The broker closed any other connection of this client identifier whose CONNECT it had
