@@ -263,7 +263,7 @@ public final class Broker {
 
   /// When the core next needs `tick`, or nil when nothing is timed.
   public var nextTimerMs: UInt64? {
-    if stats.connectionsOpen > 0 || stats.sessionsPersistent > 0 { return nextScanMs }
+    if stats.connectionsOpen > 0 || stats.sessionsOffline > 0 { return nextScanMs }
     // Idle: wake only for $SYS.
     return limits.sysIntervalSeconds > 0 ? max(nextScanMs, nextSysMs) : nil
   }

@@ -308,10 +308,15 @@ extension Broker {
 
   func dropPendingHead(_ si: Int) {
     guard let e = entries.popHead(&sessions[si].pending) else { return }
-    store.release(entries[e].message)
-    entries.give(e)
+    discard(e)
     sessions[si].pendingCount -= 1
     stats.messagesQueued -= 1
+  }
+
+  /// Frees an unlinked queue entry and its message reference (none after PUBREC).
+  func discard(_ e: UInt32) {
+    if entries[e].message != messageNone { store.release(entries[e].message) }
+    entries.give(e)
   }
 
   /// A packet identifier not used by the session's in-flight messages [MQTT-2.3.1-2].
@@ -340,8 +345,7 @@ extension Broker {
   func finishInflight(_ session: UInt32, _ e: UInt32, after prev: UInt32, now: UInt64) {
     let si = Int(session)
     entries.unlink(e, after: prev, from: &sessions[si].inflight)
-    if entries[e].message != messageNone { store.release(entries[e].message) }
-    entries.give(e)
+    discard(e)
     sessions[si].inflightCount -= 1
     stats.messagesStored = store.count
     pump(session, now: now)

@@ -368,8 +368,7 @@ extension Broker {
       if v5 { return rejectPublish(s, p, .quotaExceeded) }
       close(s, .quotaExceeded)  // 3.1.1: not acknowledged; the client sends it again
       return true
-    case .full:
-      if p.qos == .atMostOnce { break }  // counted as dropped per subscriber
+    case .full:  // only for QoS 1/2
       let canPause = pausedPublishers < receivePool.count / 2
       if v5 && (limits.queueFullAction == .quotaExceeded || !canPause) {
         stats.messagesRejectedQuota &+= 1

@@ -41,23 +41,18 @@ extension Broker {
   func endSession(_ session: UInt32, now: UInt64) {
     let i = Int(session)
     precondition(sessions[i].state != .free, "end of a free session")
-    if sessions[i].state == .offline && sessions[i].connection == slotNone { stats.sessionsPersistent -= 1 }
+    if sessions[i].state == .offline && sessions[i].connection == slotNone { stats.sessionsOffline -= 1 }
     sessions[i].connection = slotNone
     sessions[i].state = .offline
     publishWill(session, now: now)
     subscriptions.removeAll(head: &sessions[i].subscriptionHead)
     stats.subscriptionsActive = subscriptions.count
-    while let e = entries.popHead(&sessions[i].inflight) {
-      if entries[e].message != messageNone { store.release(entries[e].message) }
-      entries.give(e)
-    }
+    while let e = entries.popHead(&sessions[i].inflight) { discard(e) }
     while let e = entries.popHead(&sessions[i].pending) {
-      store.release(entries[e].message)
-      entries.give(e)
+      discard(e)
       stats.messagesQueued -= 1
     }
-    let slots = qos2Slots(session)
-    for k in slots.indices { slots[k] = 0 }
+    qos2Slots(session).update(repeating: 0)
     sessions[i] = Session()
     sessions[i].connection = sessionFreeHead
     sessionFreeHead = session
@@ -91,7 +86,7 @@ extension Broker {
 
   /// Offline sessions: delayed wills that are due, sessions that expired.
   func expireSessions(now: UInt64) {
-    guard stats.sessionsPersistent > 0 else { return }
+    guard stats.sessionsOffline > 0 else { return }
     var i = 0
     while i < sessionHighWater {
       if sessions[i].state == .offline && sessions[i].connection == slotNone {
@@ -149,7 +144,7 @@ extension Broker {
     let now = clock
     sessions[i].state = .offline
     sessions[i].connection = slotNone
-    stats.sessionsPersistent += 1
+    stats.sessionsOffline += 1
     // Messages sent and not acknowledged are sent again when the session resumes; QoS 0
     // messages waiting are dropped unless queue_qos0_messages.
     var e = sessions[i].inflight.head
@@ -183,8 +178,7 @@ extension Broker {
       let next = entries[e].next
       if entries[e].qos == .atMostOnce {
         entries.unlink(e, after: prev, from: &sessions[i].pending)
-        store.release(entries[e].message)
-        entries.give(e)
+        discard(e)
         sessions[i].pendingCount -= 1
         stats.messagesQueued -= 1
       } else {
@@ -197,7 +191,7 @@ extension Broker {
   /// Binds a resumed or new session to its connection (it was offline).
   func attach(_ session: UInt32, _ s: Int) {
     let i = Int(session)
-    if sessions[i].state == .offline && sessions[i].connection == slotNone { stats.sessionsPersistent -= 1 }
+    if sessions[i].state == .offline && sessions[i].connection == slotNone { stats.sessionsOffline -= 1 }
     sessions[i].state = .online
     sessions[i].connection = UInt32(s)
     sessions[i].expiresAt = 0

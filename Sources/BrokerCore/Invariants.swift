@@ -18,7 +18,7 @@
 //    session in use and is on that session's list, the free list holds the rest, and
 //    stats.subscriptionsActive equals `count`;
 //  - sessions: an online session and its connection name each other; an offline one has no
-//    connection; free sessions are on the free list; stats.sessionsPersistent counts the
+//    connection; free sessions are on the free list; stats.sessionsOffline counts the
 //    offline ones; only sessions in use hold QoS 2 identifiers, none twice;
 //  - queues: every queue entry is free or on exactly one list of one session, the lists'
 //    counts match, pending entries are `.pending` and in-flight ones are not;
@@ -289,7 +289,7 @@ extension Broker {
       }
       i += 1
     }
-    if offline != stats.sessionsPersistent { return "stats.sessionsPersistent \(stats.sessionsPersistent), \(offline) offline" }
+    if offline != stats.sessionsOffline { return "stats.sessionsOffline \(stats.sessionsOffline), \(offline) offline" }
     if queued != stats.messagesQueued { return "stats.messagesQueued \(stats.messagesQueued), \(queued) pending entries" }
     var listedFree = 0
     var f = sessionFreeHead

@@ -99,7 +99,8 @@ public struct Stats: Sendable {
   /// Retained messages not retained because max_retained_messages/bytes was reached.
   public var retainedRefused: UInt64 = 0
   public var retainedCount = 0
-  public var sessionsPersistent = 0
+  /// Persistent sessions whose client is disconnected.
+  public var sessionsOffline = 0
   public var sessionsExpired: UInt64 = 0
   public var willsPublished: UInt64 = 0
   /// Queued messages (entries) across all sessions, and stored messages.

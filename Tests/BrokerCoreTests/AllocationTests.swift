@@ -135,7 +135,7 @@
       #expect(broker.stats.messagesSent >= 21 * 2)
       #expect(broker.stats.connectionsOpen == 0)
       #expect(broker.stats.willsPublished >= 21, "the will path ran")
-      #expect(broker.stats.sessionsPersistent == 1, "alloc-c's session stays, offline")
+      #expect(broker.stats.sessionsOffline == 1, "alloc-c's session stays, offline")
       #expect(allocations == 0, "\(allocations) allocations in 20 rounds")
       #expect(broker.receiveChunksFree == plan.rxChunks)
       #expect(broker.sendChunksFree == plan.txChunks)

@@ -334,7 +334,7 @@ extension FakeNetwork {
     while broker.retained.count > 0 { broker.retained.remove(0, in: broker.store) }
     pump()
     closeAllAndCheckPools(sourceLocation: sourceLocation)
-    #expect(broker.stats.sessionsPersistent == 0, "persistent session count", sourceLocation: sourceLocation)
+    #expect(broker.stats.sessionsOffline == 0, "persistent session count", sourceLocation: sourceLocation)
     #expect(broker.store.count == 0, "stored messages leaked: \(broker.store.count)", sourceLocation: sourceLocation)
     #expect(
       broker.store.freeChunks == plan.messageChunks, "message chunks leaked", sourceLocation: sourceLocation)
