@@ -8,7 +8,7 @@
 set -u
 apt_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
           libc6-dev-armhf-cross qemu-user-static musl-tools musl-dev:arm64 musl-dev:armhf
-          mosquitto mosquitto-clients node-mqtt openssl iproute2)
+          mosquitto mosquitto-clients node-mqtt openssl iproute2 gcc strace valgrind)
 py_pkgs=("paho-mqtt==2.1.0" "pytest")
 
 missing=()
