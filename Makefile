@@ -25,13 +25,14 @@ PYTHON ?= python3
 #                                    with MIDGE_ALLOC_TRAP=1: any allocation after startup traps
 #   make fuzz [FUZZ_SECONDS=60]      libFuzzer over the codec, seeded from the vector table
 #   make bench-wire                  PUBLISH decode+encode micro-benchmark (ns per packet)
+#   make bench | bench-quick         midge vs Mosquitto throughput table (bench/run.py, BENCHMARKS.md)
 
 # The board `make run` builds: this machine's architecture.
 HOST_ARCH  := $(shell uname -m)
 HOST_BOARD := $(if $(filter aarch64 arm64,$(HOST_ARCH)),raspberry-pi-4,$(if $(filter armv7l armv7,$(HOST_ARCH)),turris-omnia,x86_64-generic))
 ARGS ?=
 
-.PHONY: run test deps unit integration integration-all fuzz bench-wire
+.PHONY: run test deps unit integration integration-all fuzz bench-wire bench bench-quick
 
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(ROOT)/.build-fuzz
@@ -82,6 +83,15 @@ bench-wire:
 	$(SWIFT)c -O -wmo -module-name WireBench $(WIRE_SOURCES) $(ROOT)/bench/wire/main.swift -lm \
 	  -o $(FUZZ_DIR)/wire-bench
 	@$(FUZZ_DIR)/wire-bench
+
+bench: board-x86
+	$(PYTHON) $(ROOT)/bench/run.py
+
+bench-quick: board-x86
+	$(PYTHON) $(ROOT)/bench/run.py --quick
+
+board-x86:
+	@$(MAKE) --no-print-directory board BOARD=x86_64-generic
 
 test: deps
 	@$(MAKE) --no-print-directory sdk-check
