@@ -25,14 +25,15 @@ PYTHON ?= python3
 #                                    with MIDGE_ALLOC_TRAP=1: any allocation after startup traps
 #   make fuzz [FUZZ_SECONDS=60]      libFuzzer over the codec, seeded from the vector table
 #   make bench-wire                  PUBLISH decode+encode micro-benchmark (ns per packet)
-#   make bench | bench-quick         midge vs Mosquitto throughput table (bench/run.py, BENCHMARKS.md)
+#   make bench | bench-quick         midge vs Mosquitto side by side (bench/run.py, BENCHMARKS.md)
+#   make bench-qemu                  quick run with the aarch64 midge under qemu (relative figures only)
 
 # The board `make run` builds: this machine's architecture.
 HOST_ARCH  := $(shell uname -m)
 HOST_BOARD := $(if $(filter aarch64 arm64,$(HOST_ARCH)),raspberry-pi-4,$(if $(filter armv7l armv7,$(HOST_ARCH)),turris-omnia,x86_64-generic))
 ARGS ?=
 
-.PHONY: run test deps unit integration integration-all fuzz bench-wire bench bench-quick
+.PHONY: run test deps unit integration integration-all fuzz bench-wire bench bench-quick bench-qemu
 
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(ROOT)/.build-fuzz
@@ -89,6 +90,10 @@ bench: board-x86
 
 bench-quick: board-x86
 	$(PYTHON) $(ROOT)/bench/run.py --quick
+
+bench-qemu:
+	@$(MAKE) --no-print-directory board BOARD=raspberry-pi-4
+	$(PYTHON) $(ROOT)/bench/run.py --quick --rounds 1 --midge $(DIST)/raspberry-pi-4/midge --qemu qemu-aarch64-static
 
 board-x86:
 	@$(MAKE) --no-print-directory board BOARD=x86_64-generic

@@ -7,10 +7,14 @@ to CPU 1 and the load generator to CPU 0 (taskset), runs the same load and recor
 broker CPU per delivered message (utime+stime from /proc/PID/stat between the load
 generator's "phase start" and "phase end"), the load generator's own CPU, latency and the
 loss/dup/order/corruption checks. Prints a markdown table of medians with midge/Mosquitto
-ratios. Not yet covered here (see BENCHMARKS.md): payload sweep, strace syscall counts,
-allocation counts, idle RSS (bench/idle_rss.py), connection storm, qemu smoke.
+ratios. Then, on count-bounded runs: syscalls per delivered message (strace -c -f around the
+broker), allocations per delivered message (midge counts its own and prints them at exit;
+Mosquitto through the LD_PRELOAD shim bench/alloccount.c), connections per second in a
+connection storm, a payload sweep (full run only) and RSS per idle connection
+(bench/idle_rss.py, full run only). --qemu PREFIX runs the midge side under qemu-user
+(relative figures only).
 
-Usage: bench/run.py [--quick] [--rounds N] [--midge dist/x86_64-generic/midge]
+Usage: bench/run.py [--quick] [--rounds N] [--midge dist/x86_64-generic/midge] [--qemu qemu-aarch64-static]
 """
 import argparse, json, os, statistics, subprocess, sys, tempfile, time, socket
 from pathlib import Path
@@ -18,6 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "results"
 HZ = os.sysconf("SC_CLK_TCK")
+QEMU = []  # --qemu: the midge side runs under qemu-user
 
 MIDGE_CONF = ["max_connections 2048", "memory_budget 256MiB", "max_queued_messages 100000",
               "max_inflight_messages 32"]
@@ -45,12 +50,13 @@ def cpu_ticks(pid):
     return int(f[11]) + int(f[12])
 
 
-def start(kind, binary, workdir):
+def start(kind, binary, workdir, wrap=(), env=None):
     port = free_port()
     conf = Path(workdir) / f"{kind}.conf"
     conf.write_text(f"listener {port} 127.0.0.1\n" + "\n".join(MIDGE_CONF if kind == "midge" else MOSQ_CONF) + "\n")
-    p = subprocess.Popen(["taskset", "-c", "1", binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
+    prefix = QEMU if kind == "midge" and QEMU else []
+    p = subprocess.Popen(["taskset", "-c", "1", *wrap, *prefix, binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                         stderr=open(Path(workdir) / f"{kind}.stderr", "w"), env=env)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         try:
@@ -60,23 +66,77 @@ def start(kind, binary, workdir):
     p.kill(); raise RuntimeError(f"{kind} did not start")
 
 
-def run_one(kind, binary, args, duration, workdir):
-    proc, port = start(kind, binary, workdir)
+def run_one(kind, binary, args, duration, workdir, wrap=(), env=None, on_phase=None):
+    proc, port = start(kind, binary, workdir, wrap, env)
     try:
+        limit = ["--duration", str(duration)] if duration else []
         lg = subprocess.Popen(["taskset", "-c", "0", str(OUT / "loadgen"), "--port", str(port),
-                               "--duration", str(duration), *args], stdout=subprocess.PIPE, text=True)
+                               *limit, *args], stdout=subprocess.PIPE, text=True)
         c0 = c1 = 0
         result = None
         for line in lg.stdout:
-            if line.startswith("phase start"): c0 = cpu_ticks(proc.pid)
-            elif line.startswith("phase end"): c1 = cpu_ticks(proc.pid)
+            if line.startswith("phase start"): c0 = cpu_ticks(proc.pid); on_phase and on_phase(0)
+            elif line.startswith("phase end"): c1 = cpu_ticks(proc.pid); on_phase and on_phase(1)
             elif line.startswith("{"): result = json.loads(line)
         lg.wait(timeout=120)
         if result is None: raise RuntimeError(f"loadgen failed against {kind}")
         result["broker_cpu_s"] = (c1 - c0) / HZ
         return result
     finally:
-        proc.terminate(); proc.wait(timeout=10)
+        stop(proc)
+
+
+def stop(proc):
+    """SIGTERM to the broker itself (under strace: strace's child), then wait for the whole chain."""
+    kids = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    target = proc.pid
+    if kids.exists() and kids.read_text().split() and Path(f"/proc/{proc.pid}/comm").read_text().strip() == "strace":
+        target = int(kids.read_text().split()[0])
+    os.kill(target, 15)
+    proc.wait(timeout=30)
+
+
+# Count-bounded runs for per-message costs: 16 pairs x COUNT messages each.
+COST_SCENARIOS = [
+    ("p2p QoS 0", ["--topology", "p2p", "--pubs", "16", "--qos", "0", "--count", "4000"]),
+    ("p2p QoS 1", ["--topology", "p2p", "--pubs", "16", "--qos", "1", "--count", "4000"]),
+    ("fan-out 1->16 QoS 0", ["--topology", "fanout", "--subs", "16", "--qos", "0", "--count", "4000",
+                             "--window", "16000"]),
+]
+
+
+def syscalls(kind, binary, args, wd):
+    """Syscalls made by the broker over a whole count-bounded run (startup and shutdown
+    included, a few hundred), per delivered message."""
+    out = Path(wd) / f"{kind}.strace"
+    r = run_one(kind, binary, args, 0, wd, wrap=["strace", "-f", "-c", "-o", str(out)])
+    total = [l.split() for l in out.read_text().splitlines() if l.rstrip().endswith("total")]
+    calls = int(total[-1][3])
+    return calls / max(r["received"], 1), r
+
+
+def allocations(kind, binary, args, wd):
+    """malloc-family calls between the load generator's phase start and end, per delivered message."""
+    if kind == "midge":
+        r = run_one(kind, binary, args, 0, wd)
+        err = (Path(wd) / "midge.stderr").read_text()
+        line = [l for l in err.splitlines() if "allocations:" in l]
+        if not line:
+            return None, r  # built without the allocation guard (e.g. the host debug build)
+        after = int(line[-1].split("at startup,")[1].split()[0])
+        return after / max(r["received"], 1), r
+    counter = Path(wd) / "alloc.count"
+    counter.write_bytes(bytes(8))
+    env = dict(os.environ, LD_PRELOAD=str(OUT / "alloccount.so"), ALLOC_COUNT_FILE=str(counter))
+    seen = []
+    r = run_one(kind, binary, args, 0, wd, env=env,
+                on_phase=lambda _: seen.append(int.from_bytes(counter.read_bytes()[:8], "little")))
+    return (seen[1] - seen[0]) / max(r["received"], 1), r
+
+
+def storm(kind, binary, wd, n):
+    r = run_one(kind, binary, ["--storm", str(n), "--concurrency", "64"], 0, wd)
+    return r["conn_per_s"] if r["ok"] else float("nan")
 
 
 def main():
@@ -85,11 +145,18 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--midge", default=str(ROOT / "dist/x86_64-generic/midge"))
     ap.add_argument("--mosquitto", default="/usr/sbin/mosquitto")
+    ap.add_argument("--qemu", default="", help="run midge under this qemu-user binary (relative figures only)")
     a = ap.parse_args()
+    if a.qemu: QEMU.append(a.qemu)
     OUT.mkdir(exist_ok=True)
     subprocess.run(["gcc", "-O2", "-o", str(OUT / "loadgen"), str(ROOT / "bench/loadgen.c")], check=True)
+    subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", str(OUT / "alloccount.so"),
+                    str(ROOT / "bench/alloccount.c")], check=True)
     duration = 1.0 if a.quick else 2.0
     scen = SCENARIOS if not a.quick else [s for s in SCENARIOS if "1000" not in s[0]]
+    if not a.quick:
+        scen = scen + [(f"payload {n} B p2p QoS 0", ["--topology", "p2p", "--pubs", "16", "--qos", "0",
+                                                      "--payload", str(n)]) for n in (16, 256, 1024, 4096, 16384)]
     rows = []
     with tempfile.TemporaryDirectory() as wd:
         for name, args in scen:
@@ -114,6 +181,32 @@ def main():
     for r in rows:
         print(f"| {r[0]} | {r[1]:.0f} | {r[2]:.0f} | {r[1] / r[2]:.2f}x | {r[3]:.2f} | {r[4]:.2f} | {r[5]:.0f} | "
               f"{r[6]:.0f} | {r[7]:.0%} / {r[8]:.0%} | {r[9]} | {r[10]} |")
+    kinds = (("midge", a.midge), ("mosquitto", a.mosquitto))
+    print("\nPer delivered message, count-bounded runs (16 x 4000 messages; one run each):\n")
+    print("| scenario | midge syscalls/msg | Mosquitto syscalls/msg | midge allocations/msg | Mosquitto allocations/msg |"
+          " loss-free (midge/mosq) |")
+    print("|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as wd:
+        for name, args in COST_SCENARIOS:
+            sc = {k: syscalls(k, b, args, wd) for k, b in kinds}
+            al = {k: allocations(k, b, args, wd) for k, b in kinds}
+            fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
+            ok = "/".join("yes" if sc[k][1]["ok"] and al[k][1]["ok"] else "NO" for k, _ in kinds)
+            print(f"| {name} | {fmt(sc['midge'][0])} | {fmt(sc['mosquitto'][0])} | {fmt(al['midge'][0])} "
+                  f"| {fmt(al['mosquitto'][0])} | {ok} |")
+        n = 2000 if a.quick else 10000
+        st = {k: [] for k, _ in kinds}
+        for _ in range(a.rounds):
+            for k, b in kinds:
+                st[k].append(storm(k, b, wd, n))
+        m, q = statistics.median(st["midge"]), statistics.median(st["mosquitto"])
+        print(f"\nConnection storm ({n} x CONNECT/CONNACK/DISCONNECT, 64 at a time, median of {a.rounds}): "
+              f"midge {m:.0f}/s, Mosquitto {q:.0f}/s, ratio {m / q:.2f}x")
+    if not a.quick and not QEMU:
+        print()
+        sys.stdout.flush()
+        subprocess.run([sys.executable, str(ROOT / "bench/idle_rss.py"), "--midge", a.midge, "--mosquitto",
+                        a.mosquitto, "--rounds", str(a.rounds)], check=True)
 
 
 if __name__ == "__main__":
