@@ -6,7 +6,7 @@
 # Tests/integration/test_21_mqttjs.py). Idempotent: it does nothing when all is present.
 # Swift itself (6.3.1) is expected at /opt/swift or on PATH.
 set -u
-apt_pkgs=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
+apt_pkgs=(shellcheck gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
           libc6-dev-armhf-cross qemu-user-static musl-tools musl-dev:arm64 musl-dev:armhf
           mosquitto mosquitto-clients node-mqtt openssl iproute2 gcc strace valgrind)
 py_pkgs=("paho-mqtt==2.1.0" "pytest")

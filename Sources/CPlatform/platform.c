@@ -3,6 +3,10 @@
 #include "CPlatform.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <sys/un.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -261,3 +265,55 @@ void arc4random_buf(void *buf, size_t len) {
   }
 }
 #endif
+
+// --- service manager readiness (sd_notify protocol, without libsystemd) ---
+
+int cp_notify(const char *state) {
+  const char *path = getenv("NOTIFY_SOCKET");
+  if (path == NULL || path[0] == 0) return 0;
+  struct sockaddr_un sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sun_family = AF_UNIX;
+  size_t n = strlen(path);
+  if ((path[0] != '/' && path[0] != '@') || n >= sizeof sa.sun_path) return -EINVAL;
+  memcpy(sa.sun_path, path, n);
+  if (path[0] == '@') sa.sun_path[0] = 0;  // abstract namespace
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -errno;
+  ssize_t rc = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+                      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n));
+  int err = rc < 0 ? errno : 0;
+  close(fd);
+  return err ? -err : 1;
+}
+
+// --- directory listing (include_dir; startup only) ---
+
+static int cmp_names(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+long cp_list_conf_files(const char *path, char *buf, size_t cap) {
+  DIR *d = opendir(path);
+  if (d == NULL) return -errno;
+  enum { max_files = 256 };
+  char *names[max_files];
+  int count = 0;
+  long rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (n <= 5 || e->d_name[0] == '.' || strcmp(e->d_name + n - 5, ".conf") != 0) continue;
+    if (count == max_files || (names[count] = strdup(e->d_name)) == NULL) { rc = -EFBIG; break; }
+    count++;
+  }
+  closedir(d);
+  qsort(names, (size_t)count, sizeof names[0], cmp_names);  // byte order, as Mosquitto
+  size_t used = 0;
+  for (int i = 0; i < count; i++) {
+    size_t n = strlen(names[i]) + 1;
+    if (rc == 0 && used + n > cap) rc = -EFBIG;
+    if (rc == 0) memcpy(buf + used, names[i], n);
+    used += n;
+    free(names[i]);
+  }
+  return rc < 0 ? rc : (long)used;
+}

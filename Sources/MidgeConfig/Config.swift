@@ -124,8 +124,15 @@ public enum Config {
     }
   }
 
-  /// Parses configuration text. `origin` names it in errors ("FILE:LINE: ...").
-  public static func parse(_ text: UnsafeRawBufferPointer, origin: String, into s: inout Settings) throws(ConfigError) {
+  /// Reads the `*.conf` files of an `include_dir` and parses each into the settings (the CLI
+  /// supplies it: the pure parser reads no files). Arguments: the directory, the settings.
+  public typealias IncludeReader = (String, inout Settings) throws(ConfigError) -> Void
+
+  /// Parses configuration text. `origin` names it in errors ("FILE:LINE: ..."). `include_dir`
+  /// is handled where it stands, as Mosquitto does, through `include`; without one it is an error.
+  public static func parse(
+    _ text: UnsafeRawBufferPointer, origin: String, into s: inout Settings, include: IncludeReader? = nil
+  ) throws(ConfigError) {
     var lineNumber = 0
     var start = 0
     while start <= text.count {
@@ -135,10 +142,18 @@ public enum Config {
       if start == text.count { break }
       let words = split(text, start, end)
       if !words.isEmpty {
-        do throws(ConfigError) {
-          try apply(words, origin: origin, into: &s)
-        } catch {
-          throw ConfigError("\(origin):\(lineNumber): \(error.message)")
+        if eq(words[0], "include_dir") {
+          guard words.count == 2 else { throw ConfigError("\(origin):\(lineNumber): 'include_dir' takes exactly one value") }
+          guard let include else {
+            throw ConfigError("\(origin):\(lineNumber): 'include_dir' is not allowed here")
+          }
+          try include(Config.text(words[1]), &s)  // its files' errors name their own file:line
+        } else {
+          do throws(ConfigError) {
+            try apply(words, origin: origin, into: &s)
+          } catch {
+            throw ConfigError("\(origin):\(lineNumber): \(error.message)")
+          }
         }
       }
       start = end + 1
@@ -146,11 +161,13 @@ public enum Config {
   }
 
   /// `parse` over an array (board defaults, a file read into memory).
-  public static func parse(_ text: [UInt8], origin: String, into s: inout Settings) throws(ConfigError) {
+  public static func parse(
+    _ text: [UInt8], origin: String, into s: inout Settings, include: IncludeReader? = nil
+  ) throws(ConfigError) {
     var failure: ConfigError?
     text.withUnsafeBytes { b in
       do throws(ConfigError) {
-        try parse(b, origin: origin, into: &s)
+        try parse(b, origin: origin, into: &s, include: include)
       } catch {
         failure = error
       }

@@ -35,6 +35,28 @@ public enum System {
     return buffer
   }
 
+  /// Paths of the `*.conf` files in `dir`, sorted by name (startup only: allocates).
+  public static func configFiles(in dir: String) throws(SystemError) -> [String] {
+    let cap = 1 << 16
+    var buffer = [UInt8](repeating: 0, count: cap)
+    let n = buffer.withUnsafeMutableBytes { cp_list_conf_files(dir, $0.baseAddress, cap) }
+    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
+    var paths: [String] = []
+    var start = 0
+    for i in 0..<n where buffer[i] == 0 {
+      paths.append(dir + "/" + String(decoding: buffer[start..<i], as: UTF8.self))
+      start = i + 1
+    }
+    return paths
+  }
+
+  /// Tells the service manager (systemd's $NOTIFY_SOCKET) `state`; nothing when it is unset.
+  @discardableResult
+  public static func notifyServiceManager(_ state: StaticString) -> Int32 {
+    // A StaticString literal's bytes are NUL-terminated.
+    cp_notify(UnsafeRawPointer(state.utf8Start).assumingMemoryBound(to: CChar.self))
+  }
+
   /// A listening TCP socket on `address` (NUL-terminated literal; nil: all IPv4 interfaces).
   public static func listen(address: [UInt8]?, port: UInt16, backlog: Int32 = 128) throws(SystemError) -> Int32 {
     let fd: Int32

@@ -61,12 +61,33 @@ enum CLI {
     } catch {
       throw ConfigError("cannot read config file '\(path)': \(error.description)")
     }
-    try Config.parse(text, origin: path, into: &settings)
+    try Config.parse(text, origin: path, into: &settings, include: readIncludeDir)
+  }
+
+  /// `include_dir DIR`: every `*.conf` in DIR, in byte order of their names (as Mosquitto).
+  static func readIncludeDir(_ dir: String, into settings: inout Settings) throws(ConfigError) {
+    let paths: [String]
+    do throws(SystemError) {
+      paths = try System.configFiles(in: dir)
+    } catch {
+      throw ConfigError("cannot read include_dir '\(dir)': \(error.description)")
+    }
+    for path in paths {
+      let text: [UInt8]
+      do throws(SystemError) {
+        text = try System.readFile(path, limit: 1 << 20)
+      } catch {
+        throw ConfigError("cannot read config file '\(path)': \(error.description)")
+      }
+      try Config.parse(text, origin: path, into: &settings)  // no include_dir inside: no cycles
+    }
   }
 
   static func run(_ settings: Settings, _ plan: BrokerPlan) -> Int32 {
     let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
     let nofile = System.raiseOpenFileLimit(wanted)
+    // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
+    System.installStopHandlers()
     var sockets: [ListenerSocket] = []
     for l in settings.effectiveListeners {
       do throws(SystemError) {
@@ -87,7 +108,6 @@ enum CLI {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
       return 1
     }
-    System.installStopHandlers()
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
       out("\(stamp()): midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))\n", to: .standardError)
@@ -98,7 +118,9 @@ enum CLI {
     out("\(stamp()): memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved\n", to: .standardError)
     // Startup ends here: from now on the broker allocates nothing (counted; see CAllocHook).
     AllocationGuard.seal()
+    System.notifyServiceManager("READY=1")  // systemd Type=notify: listeners are open
     loop.run()
+    System.notifyServiceManager("STOPPING=1")
     let after = AllocationGuard.sealedAllocations
     AllocationGuard.unseal()
     if AllocationGuard.isEnabled {

@@ -64,4 +64,13 @@ enum { CP_EAGAIN = 11, CP_EADDRINUSE = 98, CP_EACCES = 13, CP_EADDRNOTAVAIL = 99
 // strerror for the few errnos above, as a constant string (no locale, no allocation).
 const char *cp_error_name(int err);
 
+// Sends `state` ("READY=1", "STOPPING=1", ...) to the service manager's $NOTIFY_SOCKET (a unix
+// datagram socket; a leading '@' names the abstract namespace). 0 when NOTIFY_SOCKET is unset,
+// 1 when sent, -errno on failure.
+int cp_notify(const char *state);
+// The names ending in ".conf" in directory `path` (not starting with "."), sorted by bytes, each
+// NUL-terminated, into buf; returns the bytes used or -errno (-EFBIG: more than 256 files or buf
+// too small). Allocates (opendir, strdup): startup only.
+long cp_list_conf_files(const char *path, char *buf, size_t cap);
+
 #endif
