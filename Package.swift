@@ -4,6 +4,7 @@
 // -enable-experimental-feature Embedded, -wmo and -Osize: the manifest carries no embedded
 // flags. Layers (dependencies point down only):
 //   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire
+//   MidgeAuth (pure: password and ACL files) is not wired into the core yet (issue 7).
 //   MidgeConfig (pure) is used by midge; the C targets CPlatform and CAllocHook only by
 //   Platform (midge links the allocation wrappers but calls no C itself).
 import PackageDescription
@@ -23,6 +24,7 @@ let package = Package(
     .target(name: "CAllocHook"),
     .target(name: "MQTTWire"),
     .target(name: "Bounded"),
+    .target(name: "MidgeAuth"),
     .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded"]),
     .target(name: "MidgeConfig", dependencies: ["BrokerCore"]),
     .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform", "CAllocHook"]),
@@ -34,6 +36,7 @@ let package = Package(
     .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "HostAllocCounter"]),
     .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "Bounded", "HostAllocCounter"]),
     .testTarget(name: "MidgeConfigTests", dependencies: ["MidgeConfig", "BrokerCore"]),
+    .testTarget(name: "MidgeAuthTests", dependencies: ["MidgeAuth", "HostAllocCounter"]),
   ],
   swiftLanguageModes: [.v6]
 )
