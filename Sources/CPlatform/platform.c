@@ -36,7 +36,10 @@ _Static_assert(EPOLLHUP == CP_EV_HUP && EPOLLRDHUP == CP_EV_RDHUP && ENOMEM == C
 
 static volatile sig_atomic_t stop_flag;
 
+static volatile sig_atomic_t hangup_flag;
+
 static void on_stop(int sig) { (void)sig; stop_flag = 1; }
+static void on_hangup(int sig) { (void)sig; hangup_flag = 1; }
 
 void cp_process_setup(void) {
   signal(SIGPIPE, SIG_IGN);
@@ -50,6 +53,14 @@ void cp_install_stop_handlers(void) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  sa.sa_handler = on_hangup;
+  sigaction(SIGHUP, &sa, NULL);
+}
+
+int cp_take_hangup(void) {
+  if (!hangup_flag) return 0;
+  hangup_flag = 0;
+  return 1;
 }
 
 int cp_stop_requested(void) { return stop_flag != 0; }

@@ -77,6 +77,11 @@ public final class EventLoop {
   public func run() {
     while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
       turn(timeoutMs: timeout(now: cp_monotonic_ms()))
+      if cp_take_hangup() != 0 {
+        // No file is reloaded yet (midge reads no password, ACL or certificate files); say so
+        // rather than die, which would be SIGHUP's default action.
+        Log.line { $0.add("SIGHUP: nothing to reload (no reloadable files configured); clients untouched") }
+      }
     }
     broker.shutdown()
     applyEffects()

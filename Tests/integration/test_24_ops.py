@@ -218,3 +218,25 @@ def test_service_scripts_are_shellcheck_clean():
     assert r.returncode == 0, r.stdout
     r = subprocess.run([shellcheck, str(root / "midge.init")], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout
+
+
+# --- SIGHUP ---
+
+def test_sighup_keeps_the_broker_and_its_clients(tmp_path):
+    port = free_port()
+    proc = start(["-p", port], tmp_path)
+    try:
+        wait_accepting(proc, port, tmp_path)
+        with mqttraw.RawClient(port) as c:
+            assert c.connect(scaled(5), client_id="stays") == mqttraw.connack(0)
+            for _ in range(2):
+                proc.send_signal(signal.SIGHUP)
+                deadline = time.monotonic() + scaled(5)
+                while "SIGHUP" not in (tmp_path / "stderr").read_text() and time.monotonic() < deadline:
+                    time.sleep(0.05)
+            assert proc.poll() is None, (tmp_path / "stderr").read_text()
+            assert "SIGHUP: nothing to reload" in (tmp_path / "stderr").read_text()
+            c.send(b"\xc0\x00")  # PINGREQ on the connection opened before the signals
+            assert c.read_packet(scaled(5)) == b"\xd0\x00"
+    finally:
+        assert stop(proc) == 0

@@ -18,6 +18,8 @@ void cp_process_setup(void);
 // Installs handlers for SIGINT and SIGTERM that set a flag read by cp_stop_requested().
 void cp_install_stop_handlers(void);
 int cp_stop_requested(void);
+// 1 once after each SIGHUP (its handler is installed with the stop handlers), else 0.
+int cp_take_hangup(void);
 
 // Writes all of buf to fd 1 or 2 (retries on EINTR and short writes; best effort).
 void cp_write_all(int fd, const void *buf, size_t len);
