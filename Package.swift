@@ -3,8 +3,8 @@
 // host. `make board BOARD=...` builds the product with a Swift SDK from toolchain/ that adds
 // -enable-experimental-feature Embedded, -wmo and -Osize: the manifest carries no embedded
 // flags. Layers (dependencies point down only):
-//   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire
-//   MidgeAuth (pure: password and ACL files) is not wired into the core yet (issue 7).
+//   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire, MidgeAuth
+//   MidgeAuth (pure: password and ACL files; BrokerCore checks CONNECT against its password table).
 //   MidgeConfig (pure) is used by midge; the C targets CPlatform and CAllocHook only by
 //   Platform (midge links the allocation wrappers but calls no C itself).
 import PackageDescription
@@ -25,11 +25,11 @@ let package = Package(
     .target(name: "MQTTWire"),
     .target(name: "Bounded"),
     .target(name: "MidgeAuth"),
-    .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded"]),
+    .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded", "MidgeAuth"]),
     .target(name: "MidgeConfig", dependencies: ["BrokerCore"]),
     .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform", "CAllocHook"]),
     .executableTarget(
-      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore"],
+      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "MidgeAuth"],
       linkerSettings: [.unsafeFlags(wrapAllocations)]),
     // Counts malloc-family calls per thread in the test process (host only, never shipped).
     .target(name: "HostAllocCounter", path: "Tests/HostAllocCounter"),

@@ -19,10 +19,14 @@
 // that connection; messages wait in the session's queue until the send queue has room.
 import Bounded
 import MQTTWire
+import MidgeAuth
 
 public final class Broker {
   public let limits: Limits
   public internal(set) var stats = Stats()
+  /// The password_file's table (nil: none configured). The platform sets it at startup and
+  /// swaps it on reload; it points into regions reserved at startup, so a swap allocates nothing.
+  public var passwords: PasswordTable? = nil
 
   let connections: UnsafeMutableBufferPointer<Connection>
   let sessions: UnsafeMutableBufferPointer<Session>

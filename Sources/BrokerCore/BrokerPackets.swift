@@ -1,6 +1,7 @@
 // What each packet from a client does (§3). Normative checks carry the spec's rule ids.
 import Bounded
 import MQTTWire
+import MidgeAuth
 
 extension Broker {
   /// Handles one complete frame. False when a PUBLISH must wait for queue room
@@ -123,8 +124,18 @@ extension Broker {
       refuseConnect(s, .notAuthorized, v5: .badAuthenticationMethod)
       return
     }
-    if !connections[s].flags.contains(.anonymousAllowed) {
-      refuseConnect(s, .notAuthorized, v5: v5 ? .notAuthorized : nil)  // no password file yet
+    if let table = passwords, let user = c.username {
+      // password_file: a user name must come with its password (Mosquitto: even where anonymous
+      // clients are allowed). Unknown users cost as much as known ones (see PasswordTable.verify).
+      if !table.verify(user: user, password: c.password) {
+        stats.connectionsRefusedAuth &+= 1
+        refuseConnect(s, .badUsernameOrPassword, v5: v5 ? .badUserNameOrPassword : nil)  // 3.1.1: 4; 5: 0x86
+        return
+      }
+    } else if !connections[s].flags.contains(.anonymousAllowed) {
+      // Anonymous (or, without a password_file, any) client where anonymous clients are refused.
+      stats.connectionsRefusedAuth &+= 1
+      refuseConnect(s, .notAuthorized, v5: v5 ? .notAuthorized : nil)  // 3.1.1: 5; 5: 0x87
       return
     }
     if let w = c.will {

@@ -72,6 +72,8 @@ public struct Stats: Sendable {
   public var connectionsRefusedSessions: UInt64 = 0
   /// CONNECTs refused (CONNACK 3 / 0x97) because the message store could not hold the will.
   public var connectionsRefusedStore: UInt64 = 0
+  /// CONNECTs refused for bad credentials or as anonymous where that is not allowed.
+  public var connectionsRefusedAuth: UInt64 = 0
   /// TCP connections closed without a CONNACK because even the refusal slots were in use.
   public var connectionsDroppedFull: UInt64 = 0
   public var connectionsOpen = 0

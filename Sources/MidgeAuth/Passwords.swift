@@ -99,6 +99,9 @@ public struct PasswordTable {
     func fail(_ m: StaticString) -> AuthFileError {
       AuthFileError(line: line, m, subjectStart: start, subjectCount: colon - start)
     }
+    if matches(t, colon + 1, "$argon2id$") {  // six fields: checked before the field count
+      throw fail("$argon2id$ hashes are not supported (about 46 MiB per check); re-create with midge passwd, user")
+    }
     // Fields of the hash, split at '$': "", kind, [iterations,] salt, hash.
     var fields: [5 of Int] = .init(repeating: 0)  // start offsets
     var ends: [5 of Int] = .init(repeating: 0)

@@ -41,6 +41,14 @@ public struct Settings {
   public var listeners: [ListenerConfig] = []
   /// nil: decided per listener (loopback admits anonymous clients).
   public var allowAnonymous: Bool?
+  /// `password_file`: a mosquitto_passwd file ($6$ and $7$ entries).
+  public var passwordFile: String?
+  /// `auth_max_iterations`: the largest $7$ iteration count accepted at load time.
+  public var authMaxIterations = 10_000
+  /// `max_password_entries`: users the password table holds.
+  public var passwordEntriesMax = 256
+  /// `max_auth_file_bytes`: the largest password_file read.
+  public var authFileBytesMax = 64 << 10
   public var configPath: String?
   public var portOverride: UInt16?
   /// `--memory`: applied after the config file.
@@ -61,7 +69,8 @@ public struct Settings {
     return result
   }
 
-  public func anonymousAllowed(_ l: ListenerConfig) -> Bool { allowAnonymous ?? l.isLoopback }
+  /// As Mosquitto 2.x: with a password_file, anonymous clients need `allow_anonymous true`.
+  public func anonymousAllowed(_ l: ListenerConfig) -> Bool { allowAnonymous ?? (l.isLoopback && passwordFile == nil) }
 }
 
 public struct ConfigError: Error {
@@ -211,6 +220,16 @@ public enum Config {
       if eq(v, "true") { s.allowAnonymous = true } else if eq(v, "false") { s.allowAnonymous = false } else {
         throw ConfigError("invalid value '\(text(v))' for 'allow_anonymous' (true or false)")
       }
+    } else if eq(key, "password_file") {
+      s.passwordFile = text(try one())
+    } else if eq(key, "auth_max_iterations") {
+      s.authMaxIterations = try count(1, 10_000_000)
+    } else if eq(key, "max_password_entries") {
+      s.passwordEntriesMax = try count(1, 1_000_000)
+    } else if eq(key, "max_auth_file_bytes") {
+      s.authFileBytesMax = try size(1, 64 << 20)
+    } else if eq(key, "acl_file") || eq(key, "per_listener_settings") {
+      throw ConfigError("'\(text(key))' is not supported yet")
     } else if eq(key, "memory_budget") {
       s.limits.memoryBudgetBytes = try size(Config.budgetMin, Config.budgetMax)
     } else if eq(key, "max_connections") {

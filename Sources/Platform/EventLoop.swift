@@ -78,9 +78,9 @@ public final class EventLoop {
     while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
       turn(timeoutMs: timeout(now: cp_monotonic_ms()))
       if cp_take_hangup() != 0 {
-        // No file is reloaded yet (midge reads no password, ACL or certificate files); say so
-        // rather than die, which would be SIGHUP's default action.
-        Log.line { $0.add("SIGHUP: nothing to reload (no reloadable files configured); clients untouched") }
+        // Reloading files (password_file) is not implemented yet: say so rather than die,
+        // which would be SIGHUP's default action.
+        Log.line { $0.add("SIGHUP: reload not supported yet; password_file stays as loaded at startup") }
       }
     }
     broker.shutdown()

@@ -57,6 +57,14 @@ public enum System {
     cp_notify(UnsafeRawPointer(state.utf8Start).assumingMemoryBound(to: CChar.self))
   }
 
+  /// Reads at most `buffer.count` bytes of the file at `path` into `buffer` (allocates nothing).
+  /// Returns the byte count; a file that fills the buffer may be longer (callers size it +1).
+  public static func readFile(_ path: String, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+    let n = cp_read_file(path, buffer.baseAddress, buffer.count)
+    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
+    return Int(n)
+  }
+
   /// A listening TCP socket on `address` (NUL-terminated literal; nil: all IPv4 interfaces).
   public static func listen(address: [UInt8]?, port: UInt16, backlog: Int32 = 128) throws(SystemError) -> Int32 {
     let fd: Int32

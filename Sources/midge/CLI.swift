@@ -1,6 +1,7 @@
 // Command-line driver: builds Settings, prints help/version/plan, starts the broker.
 import Bounded
 import BrokerCore
+import MidgeAuth
 import MidgeConfig
 import Platform
 
@@ -99,8 +100,14 @@ enum CLI {
         return 1
       }
     }
+    var passwords: PasswordTable? = nil
+    if let path = settings.passwordFile {
+      guard let table = loadPasswords(path, settings) else { return 1 }
+      passwords = table
+    }
     let arena = Arena(plan.memory)
     let broker = Broker(plan: plan, arena: arena)
+    broker.passwords = passwords
     let loop: EventLoop
     do throws(PlatformError) {
       loop = try EventLoop(broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose)
@@ -129,6 +136,38 @@ enum CLI {
     }
     out("\(stamp()): midge stopped\n", to: .standardError)
     return 0
+  }
+
+  /// Reads and parses the password_file into regions reserved here, at startup (never freed).
+  /// Errors are "FILE:LINE: message" (with the user name when there is one).
+  static func loadPasswords(_ path: String, _ settings: Settings) -> PasswordTable? {
+    let limit = settings.authFileBytesMax
+    let text = UnsafeMutableRawBufferPointer.allocate(byteCount: limit + 1, alignment: 8)
+    var n = 0
+    do throws(SystemError) {
+      n = try System.readFile(path, into: text)
+    } catch {
+      fail("cannot read password_file '\(path)': \(error.description)")
+      return nil
+    }
+    guard n <= limit else {
+      fail("\(path): password_file is larger than max_auth_file_bytes (\(limit) bytes)")
+      return nil
+    }
+    let storage = UnsafeMutableBufferPointer<PasswordEntry>.allocate(capacity: settings.passwordEntriesMax)
+    storage.initialize(repeating: PasswordEntry())
+    let bytes = UnsafeRawBufferPointer(rebasing: text[0..<n])
+    do throws(AuthFileError) {
+      return try PasswordTable.parse(bytes, into: storage, iterationsMax: settings.authMaxIterations)
+    } catch {
+      var message = "\(path):\(error.line): \(error.message)"
+      if error.subjectCount > 0 {
+        let subject = UnsafeRawBufferPointer(rebasing: bytes[error.subjectStart..<error.subjectStart + error.subjectCount])
+        message += " '" + String(decoding: subject, as: UTF8.self) + "'"
+      }
+      fail(message)
+      return nil
+    }
   }
 
   static func printPlan(_ plan: BrokerPlan, board: String) {

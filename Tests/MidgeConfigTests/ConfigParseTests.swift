@@ -160,7 +160,7 @@ struct ConfigParseTests {
     "errors name origin and line: 'ORIGIN:LINE: message'",
     arguments: [
       ("max_connections 1\nbogus_key 1\n", "my.conf:2: unknown key 'bogus_key'"),
-      ("# c\n\nper_listener_settings true", "my.conf:3: unknown key 'per_listener_settings'"),
+      ("# c\n\nper_listener_settings true", "my.conf:3: 'per_listener_settings' is not supported yet"),
       ("MAX_CONNECTIONS 10", "my.conf:1: unknown key 'MAX_CONNECTIONS'"),
       ("max_connections lots", "my.conf:1: invalid value 'lots' for 'max_connections' (1..1000000)"),
       ("max_connections 0", "my.conf:1: invalid value '0' for 'max_connections' (1..1000000)"),
