@@ -135,7 +135,8 @@ def v5_connect(client_id):
     return mqttraw.packet(mqttraw.CONNECT, body)
 
 
-def test_sigterm_sends_v5_disconnect_0x8b_and_exits_0(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_stop_signal_sends_v5_disconnect_0x8b_and_exits_0(tmp_path, sig):
     port = free_port()
     proc = start(["-p", port], tmp_path)
     try:
@@ -146,7 +147,7 @@ def test_sigterm_sends_v5_disconnect_0x8b_and_exits_0(tmp_path):
         assert ack[0] == 0x20, ack
         v3 = mqttraw.RawClient(port)
         assert v3.connect(scaled(5), client_id="v3-client") == mqttraw.connack(0)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         _, got = v5.wait_closed(scaled(10))
         # DISCONNECT, reason 0x8B Server shutting down [MQTT-3.14.2-1]; no properties.
         assert got[:1] == b"\xe0" and got[2:3] == b"\x8b", got
