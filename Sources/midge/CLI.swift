@@ -55,14 +55,17 @@ enum CLI {
     return run(settings, plan)
   }
 
-  static func readConfig(_ path: String, into settings: inout Settings) throws(ConfigError) {
+  /// Reads and parses one config file; `include_dir` is allowed only where `include` is given.
+  static func readConfig(
+    _ path: String, into settings: inout Settings, include: Config.IncludeReader? = readIncludeDir
+  ) throws(ConfigError) {
     let text: [UInt8]
     do throws(SystemError) {
       text = try System.readFile(path, limit: 1 << 20)
     } catch {
       throw ConfigError("cannot read config file '\(path)': \(error.description)")
     }
-    try Config.parse(text, origin: path, into: &settings, include: readIncludeDir)
+    try Config.parse(text, origin: path, into: &settings, include: include)
   }
 
   /// `include_dir DIR`: every `*.conf` in DIR, in byte order of their names (as Mosquitto).
@@ -74,13 +77,7 @@ enum CLI {
       throw ConfigError("cannot read include_dir '\(dir)': \(error.description)")
     }
     for path in paths {
-      let text: [UInt8]
-      do throws(SystemError) {
-        text = try System.readFile(path, limit: 1 << 20)
-      } catch {
-        throw ConfigError("cannot read config file '\(path)': \(error.description)")
-      }
-      try Config.parse(text, origin: path, into: &settings)  // no include_dir inside: no cycles
+      try readConfig(path, into: &settings, include: nil)  // no include_dir inside: no cycles
     }
   }
 
