@@ -25,6 +25,9 @@ apt-get $opts update -qq
 srcdir=$(find "$tmp/src" -maxdepth 1 -type d -name 'mbedtls-*' | head -n 1)
 [ -n "$srcdir" ] || { echo "mbedtls: source package not unpacked" >&2; exit 1; }
 mkdir -p "$dest"
-cp -R "$srcdir/library" "$srcdir/include" "$dest/"
+mkdir -p "$dest/library"
+# Sources and headers only: SwiftPM compiles whatever else it finds in the target (Makefiles).
+cp "$srcdir"/library/*.c "$srcdir"/library/*.h "$dest/library/"
+cp -R "$srcdir/include" "$dest/"
 cp "$srcdir/LICENSE" "$dest/" 2>/dev/null || true
 echo "mbedtls: $(basename "$srcdir") -> $dest"
