@@ -173,6 +173,24 @@ public final class Broker {
     return ConnectionID(slot: slot, generation: generation)
   }
 
+  /// The platform authenticated this connection's client before CONNECT (TLS client
+  /// certificate with use_identity_as_username, or a PSK identity): its CONNECT is accepted
+  /// without a password. The identity's bytes stay with the platform's TLS session.
+  public func setTransportIdentity(_ id: ConnectionID) {
+    guard let s = live(id) else { return }
+    connections[s].flags.insert(.transportIdentity)
+  }
+
+  /// Counts a TLS event of the platform (Stats: tls*).
+  public func countTLS(_ event: TLSEvent) {
+    switch event {
+    case .handshakeDone: stats.tlsHandshakes &+= 1
+    case .handshakeFailed: stats.tlsHandshakesFailed &+= 1
+    case .refusedSessions: stats.tlsRefusedSessions &+= 1
+    case .refusedHandshakes: stats.tlsRefusedHandshakes &+= 1
+    }
+  }
+
   /// Where the platform should read this connection's next bytes. Empty when the connection
   /// must not be read now (closing, or paused until a receive buffer is free).
   public func readBuffer(_ id: ConnectionID) -> UnsafeMutableRawBufferPointer {

@@ -124,7 +124,10 @@ extension Broker {
       refuseConnect(s, .notAuthorized, v5: .badAuthenticationMethod)
       return
     }
-    if let table = passwords, let user = c.username {
+    if connections[s].flags.contains(.transportIdentity) {
+      // TLS: the client certificate's CN (use_identity_as_username) or the PSK identity was
+      // verified in the handshake; it is the user, no password is checked.
+    } else if let table = passwords, let user = c.username {
       // password_file: a user name must come with its password (Mosquitto: even where anonymous
       // clients are allowed). Unknown users cost as much as known ones (see PasswordTable.verify).
       if !table.verify(user: user, password: c.password) {

@@ -68,6 +68,9 @@ struct ConnectionFlags: OptionSet {
   static let problemInformation = ConnectionFlags(rawValue: 1 << 10)
   /// MQTT 5 DISCONNECT 0x04: publish the will although the client disconnected.
   static let willOnDisconnect = ConnectionFlags(rawValue: 1 << 11)
+  /// The transport authenticated the client (TLS certificate CN or PSK identity): CONNECT
+  /// needs no password (set by the platform before CONNECT, `Broker.setTransportIdentity`).
+  static let transportIdentity = ConnectionFlags(rawValue: 1 << 12)
 }
 
 struct Connection {

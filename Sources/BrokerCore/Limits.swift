@@ -75,6 +75,13 @@ public struct Limits: Sendable, Equatable {
   /// autotuning. Kernel memory, outside the budget: `--plan` shows the worst case.
   public var socketSendBufferBytes = 0
   public var socketReceiveBufferBytes = 0
+  /// TLS session slots (`max_tls_sessions`): TLS clients connected at once, handshaking or not.
+  /// Only reserved when a TLS listener is configured. When all are in use a new TLS client is
+  /// closed at once (counted, Stats.tlsRefusedSessions); other clients are unaffected.
+  public var tlsSessionsMax = 32
+  /// TLS handshakes in progress at once (`max_tls_handshakes`): each needs extra TLS heap for
+  /// its duration. When all are in use a new TLS client is closed at once (counted).
+  public var tlsHandshakesMax = 4
 
   public init() {}
 
@@ -92,6 +99,18 @@ public struct Limits: Sendable, Equatable {
 public enum QueueFullAction: UInt8, Sendable {
   case quotaExceeded
   case pause
+}
+
+/// A line the platform adds to the plan (its TLS sessions and heap): count x bytes each.
+public struct PlatformLine {
+  public let name: StaticString
+  public let count: Int
+  public let bytesEach: Int
+  public init(_ name: StaticString, count: Int, bytesEach: Int) {
+    self.name = name
+    self.count = count
+    self.bytesEach = bytesEach
+  }
 }
 
 /// Why a plan does not fit, naming the consumer to shrink.
@@ -136,6 +155,8 @@ public struct BrokerPlan {
   public var sockets: ByteReservation
   /// The platform's fixed event-loop buffers (poller batch, write slices).
   public var loopBuffers: ByteReservation
+  /// The platform's own lines (TLS), in the order asked for in `make(platform:)`, back to back.
+  public var platform: [ByteReservation] = []
 
   /// Rings per connection slot: free slots, flush, close, interest, rx and large waiters.
   static let ringsPerConnection = 6
@@ -149,7 +170,8 @@ public struct BrokerPlan {
   }
 
   public static func make(
-    _ limits: Limits, socketBytesPerConnection: Int = 8, loopBufferBytes: Int = 8192
+    _ limits: Limits, socketBytesPerConnection: Int = 8, loopBufferBytes: Int = 8192,
+    platform: [PlatformLine] = []
   ) throws(PlanError) -> BrokerPlan {
     try limits.verify()
     var m = MemoryPlan()
@@ -179,6 +201,8 @@ public struct BrokerPlan {
     let largeCount = limits.packetBytesMax > limits.chunkBytes ? limits.largeBuffersMax : 0
     let large = m.reserveBytes("large packet buffers", count: largeCount, bytesEach: limits.packetBytesMax)
     let largeLinks = m.reserve("large buffer links", UInt32.self, count: largeCount)
+    var platformLines: [ByteReservation] = []
+    for p in platform { platformLines.append(m.reserveBytes(p.name, count: p.count, bytesEach: p.bytesEach)) }
     // What is left is shared by the four pools that absorb traffic: receive chunks (1/4),
     // send chunks (3/8), the message store (1/4) and queue entries (1/8).
     let fixed = m.totalBytes + Int64(9 * Arena.alignment)  // alignment slack of the pool lines
@@ -220,6 +244,7 @@ public struct BrokerPlan {
       messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
       rxLinks: rxLinks, txData: txData, txLinks: txLinks, sockets: sockets, loopBuffers: loopBuffers)
     plan.memory = m
+    plan.platform = platformLines
     plan.rxChunks = rxCount
     plan.txChunks = txCount
     plan.messageChunks = messageCount
@@ -273,5 +298,7 @@ extension Limits {
     if socketReceiveBufferBytes < 0 || socketReceiveBufferBytes > 16 << 20 {
       throw fail("socket_receive_buffer must be 0..16MiB")
     }
+    if tlsSessionsMax < 0 || tlsSessionsMax > 65536 { throw fail("max_tls_sessions must be 0..65536") }
+    if tlsHandshakesMax < 1 || tlsHandshakesMax > 4096 { throw fail("max_tls_handshakes must be 1..4096") }
   }
 }

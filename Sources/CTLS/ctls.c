@@ -2,7 +2,9 @@
 // BIO callbacks use the socket fd kept in the session record. See include/CTLS.h.
 #include "CTLS.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -284,7 +286,49 @@ const uint8_t *ctls_identity(void *p, size_t *len) {
   return s->identity_len ? s->identity : NULL;
 }
 
-const char *ctls_suite_name(void *p) {
+const char *ctls_suite_name(void *p, size_t *len) {
   const char *name = mbedtls_ssl_get_ciphersuite(&((session *)p)->ssl);
-  return name ? name : "";
+  if (!name) name = "";
+  *len = strlen(name);
+  return name;
+}
+
+// --- capath ---
+
+static int by_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+long ctls_list_certificates(const char *path, char *buf, size_t cap) {
+  DIR *d = opendir(path);
+  if (!d) return -errno;
+  char *names[1024];
+  size_t count = 0, used = 0;
+  long rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (e->d_name[0] == '.' || n < 5) continue;
+    const char *ext = e->d_name + n - 4;
+    if (strcmp(ext, ".pem") != 0 && strcmp(ext, ".crt") != 0) continue;
+    if (count == sizeof names / sizeof names[0] || used + n + 1 > cap) {
+      rc = -EFBIG;
+      break;
+    }
+    memcpy(buf + used, e->d_name, n + 1);
+    names[count++] = buf + used;
+    used += n + 1;
+  }
+  closedir(d);
+  if (rc != 0) return rc;
+  qsort(names, count, sizeof names[0], by_bytes);
+  // Rewrites buf in sorted order through a second area at its end when there is room; else in place.
+  char sorted[1 << 14];
+  if (used > sizeof sorted) return -EFBIG;
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t n = strlen(names[i]);
+    memcpy(sorted + at, names[i], n + 1);
+    at += n + 1;
+  }
+  memcpy(buf, sorted, used);
+  return (long)used;
 }
