@@ -53,6 +53,8 @@ public struct TLSListenerFiles {
   public var requireCertificate = false
   public var identityAsUsername = false
   public var ciphers: [Int] = []
+  /// For messages: "certfile 'X', keyfile 'Y'".
+  public var names = "certfile/keyfile"
   public init() {}
 }
 
@@ -98,7 +100,7 @@ public final class TLSListener {
       let rc = f.certificate.withUnsafeBufferPointer { c in
         f.key.withUnsafeBufferPointer { k in ctls_listener_set_cert(l, c.baseAddress, c.count, k.baseAddress, k.count) }
       }
-      try check(rc, "certfile/keyfile")
+      try check(rc, f.names)
     }
     if !f.psk.isEmpty {
       try check(ctls_listener_reserve_psk(l, f.psk.count), "psk_file")

@@ -107,6 +107,7 @@ enum CLI {
         guard let cert = read(c, "certfile"), let key = read(k, "keyfile") else { return nil }
         f.certificate = cert
         f.key = key
+        f.names = "certfile '\(c)', keyfile '\(k)'"
       }
       if let c = t.cafile {
         guard let ca = read(c, "cafile") else { return nil }
