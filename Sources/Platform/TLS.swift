@@ -312,8 +312,8 @@ extension EventLoop {
       Log.line { l in
         l.add("connection ")
         l.add(Int(id.slot))
-        l.add(": TLS handshake failed: ")
-        l.add(Int(rc))
+        l.add(": TLS handshake failed: mbedTLS error ")
+        addHex(&l, rc)
       }
     }
     return false
@@ -428,5 +428,33 @@ extension EventLoop {
       }
     }
     tls.end(i, notify: established)
+  }
+}
+
+/// "-0x7780": mbedTLS error codes as its documentation writes them (no allocation).
+func addHex(_ l: inout LogLine, _ code: Int32) {
+  var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  withUnsafeMutableBytes(of: &digits) { d in
+    var v = code.magnitude
+    var n = 0
+    repeat {
+      let x = UInt8(v & 0xF)
+      d[10 - n] = x < 10 ? 0x30 + x : 0x61 + x - 10
+      v >>= 4
+      n += 1
+    } while v > 0
+    while n < 4 {
+      d[10 - n] = 0x30
+      n += 1
+    }
+    d[10 - n] = 0x78  // x
+    d[9 - n] = 0x30
+    n += 2
+    if code < 0 {
+      d[10 - n] = 0x2D
+      n += 1
+    }
+    l.add(UnsafeRawBufferPointer(rebasing: d[(11 - n)...]))
   }
 }
