@@ -185,6 +185,11 @@ int ctls_listener_finish(ctls_listener *l, const int *suites, int require_cert, 
   if (rc != 0) return rc;
   mbedtls_ssl_conf_rng(&l->conf, mbedtls_ctr_drbg_random, &drbg);
   mbedtls_ssl_conf_min_version(&l->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  // ECDHE: the server's order wins. mbedTLS's default puts secp384r1 first, which makes a
+  // handshake several times slower than X25519 or P-256; certificates may use any of the three.
+  static const mbedtls_ecp_group_id curves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+                                                MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
+  mbedtls_ssl_conf_curves(&l->conf, curves);
   if (l->has_cert) {
     rc = mbedtls_ssl_conf_own_cert(&l->conf, &l->cert, &l->key);
     if (rc != 0) return rc;

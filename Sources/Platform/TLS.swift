@@ -244,8 +244,17 @@ public final class TLSSessions {
 
   func end(_ i: Int32, notify: Bool) {
     if states[Int(i)].handshaking { handshakes -= 1 }
+    if states[Int(i)].onPendingList {
+      // Out of the pending list (short: sessions whose bytes wait for a free receive buffer).
+      var k = 0
+      while k < pendingCount && pendingList[k] != i { k += 1 }
+      if k < pendingCount {
+        pendingCount -= 1
+        pendingList[k] = pendingList[pendingCount]
+      }
+    }
     ctls_session_end(blob(i), notify ? 1 : 0)
-    states[Int(i)] = TLSState()  // a stale pending-list entry is skipped (owner 0)
+    states[Int(i)] = TLSState()
     freeList[freeCount] = i
     freeCount += 1
   }
@@ -360,7 +369,6 @@ extension EventLoop {
       k += 1
       let owner = tls.states[Int(i)].owner
       tls.states[Int(i)].onPendingList = false
-      guard owner != 0 else { continue }  // ended since
       let id = ConnectionID(token: owner)
       if broker.wantsRead(id) && broker.readBuffer(id).count > 0 { readTLS(id, i, now: now) }
       if tls.states[Int(i)].owner == owner && !tls.states[Int(i)].onPendingList && ctls_pending(tls.blob(i)) != 0 {
