@@ -45,10 +45,8 @@ public struct Settings {
   public var passwordFile: String?
   /// `auth_max_iterations`: the largest $7$ iteration count accepted at load time.
   public var authMaxIterations = 10_000
-  /// `max_password_entries`: users the password table holds.
-  public var passwordEntriesMax = 256
-  /// `max_auth_file_bytes`: the largest password_file read.
-  public var authFileBytesMax = 64 << 10
+  /// `acl_file`: a mosquitto acl_file (sizes: limits.aclRulesMax, limits.authFileBytesMax).
+  public var aclFile: String?
   public var configPath: String?
   public var portOverride: UInt16?
   /// `--memory`: applied after the config file.
@@ -222,13 +220,21 @@ public enum Config {
       }
     } else if eq(key, "password_file") {
       s.passwordFile = text(try one())
+      s.limits.usesPasswordFile = true
+    } else if eq(key, "acl_file") {
+      s.aclFile = text(try one())
+      s.limits.usesAclFile = true
+    } else if eq(key, "max_acl_rules") {
+      s.limits.aclRulesMax = try count(1, 1_000_000)
+    } else if eq(key, "max_username_length") {
+      s.limits.usernameBytesMax = try count(1, 65535)
     } else if eq(key, "auth_max_iterations") {
       s.authMaxIterations = try count(1, 10_000_000)
     } else if eq(key, "max_password_entries") {
-      s.passwordEntriesMax = try count(1, 1_000_000)
+      s.limits.passwordEntriesMax = try count(1, 1_000_000)
     } else if eq(key, "max_auth_file_bytes") {
-      s.authFileBytesMax = try size(1, 64 << 20)
-    } else if eq(key, "acl_file") || eq(key, "per_listener_settings") {
+      s.limits.authFileBytesMax = try size(1, 64 << 20)
+    } else if eq(key, "per_listener_settings") {
       throw ConfigError("'\(text(key))' is not supported yet")
     } else if eq(key, "memory_budget") {
       s.limits.memoryBudgetBytes = try size(Config.budgetMin, Config.budgetMax)

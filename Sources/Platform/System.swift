@@ -65,6 +65,16 @@ public enum System {
     return Int(n)
   }
 
+  /// As `readFile(_:into:)` with a NUL-terminated path kept from startup (for reloads).
+  public static func readFile(cPath: [UInt8], into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+    precondition(cPath.last == 0, "path not NUL-terminated")
+    let n = cPath.withUnsafeBytes { p in
+      cp_read_file(p.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.baseAddress, buffer.count)
+    }
+    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
+    return Int(n)
+  }
+
   /// A listening TCP socket on `address` (NUL-terminated literal; nil: all IPv4 interfaces).
   public static func listen(address: [UInt8]?, port: UInt16, backlog: Int32 = 128) throws(SystemError) -> Int32 {
     let fd: Int32
