@@ -53,6 +53,7 @@ public struct AclTable {
       var r = AclRecord()
       let wordStart = i
       while i < stop && !isSpace(text[i]) { i += 1 }
+      let wordEnd = i
       let word = UnsafeRawBufferPointer(rebasing: text[wordStart..<i])
       while i < stop && isSpace(text[i]) { i += 1 }
       if equal(word, "user") {
@@ -62,7 +63,7 @@ public struct AclTable {
       } else if equal(word, "pattern") {
         r.kind = .pattern
       } else {
-        throw AuthFileError(line: lineNumber, "unknown keyword", subjectStart: wordStart, subjectCount: i - wordStart)
+        throw AuthFileError(line: lineNumber, "unknown keyword", subjectStart: wordStart, subjectCount: wordEnd - wordStart)
       }
       if r.kind != .user {
         // An access word is optional; what follows is the topic.

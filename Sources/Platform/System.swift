@@ -12,6 +12,8 @@ public struct SystemError: Error {
   public var description: String { String(cString: cp_error_name(errno)) }
   /// The listener address was neither an IPv4 nor an IPv6 literal.
   public var isInvalidAddress: Bool { errno == CP_EINVAL }
+  /// A file was larger than the buffer it was read into.
+  public var isFileTooLarge: Bool { errno == CP_EFBIG }
 }
 
 public enum System {

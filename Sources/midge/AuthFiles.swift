@@ -42,7 +42,7 @@ struct AuthRegions<Entry> {
     do throws(SystemError) {
       n = try System.readFile(cPath: path, into: text)
     } catch {
-      throw .read(error.errno)
+      throw error.isFileTooLarge ? .tooLarge : .read(error.errno)
     }
     // The region is max_auth_file_bytes + 1: a file that fills it is too long.
     guard n < text.count else { throw .tooLarge }
