@@ -16,12 +16,13 @@ public struct ListenerConfig {
     self.origin = origin
   }
 
-  /// Loopback listeners (127.0.0.0/8, ::1) admit anonymous clients unless configured
-  /// otherwise; others require `allow_anonymous true` (as Mosquitto 2.x, but for loopback).
+  /// Listeners on 127.0.0.1 or ::1 admit anonymous clients unless configured otherwise; any
+  /// other address (other 127/8 addresses included: a host may route or forward them, and
+  /// tests bind 127.0.0.2 to stand for a network address) requires `allow_anonymous true`, as
+  /// Mosquitto 2.x without a listener admits anonymous clients on its local-only default.
   public var isLoopback: Bool {
     guard let a = address else { return false }
-    if a.count >= 4 && a[0] == 0x31 && a[1] == 0x32 && a[2] == 0x37 && a[3] == 0x2E { return true }  // "127."
-    return a.count == 4 && a[0] == 0x3A && a[1] == 0x3A && a[2] == 0x31 && a[3] == 0  // "::1\0"
+    return a == Array("127.0.0.1".utf8) + [0] || a == Array("::1".utf8) + [0]
   }
 
   /// The address for messages ("0.0.0.0" when bound to all interfaces).

@@ -67,3 +67,38 @@ def test_bad_password_file_at_startup(tmp_path, line, expect):
     r = subprocess.run(broker_command("-c", str(conf)), capture_output=True, text=True, timeout=scaled(10))
     assert r.returncode == 1
     assert f"{pw}{expect}" in r.stderr, r.stderr
+
+
+def pub_at(host, port, version, *creds):
+    r = subprocess.run(
+        ["mosquitto_pub", "-h", host, "-p", str(port), "-V", version, "-t", "a/b", "-m", "x", *creds],
+        capture_output=True, text=True, timeout=scaled(10))
+    return r.returncode, r.stderr
+
+
+@pytest.mark.midge_only
+@pytest.mark.parametrize("version", ["mqttv311", "mqttv5"])
+def test_non_loopback_listener_requires_auth(broker, tmp_path, version):
+    # 127.0.0.2 stands for a network address: only 127.0.0.1 and ::1 count as loopback.
+    from harness import free_port
+    other = free_port()
+    b = broker([f"listener {other} 127.0.0.2"])
+    assert pub_at(HOST, b.port, version)[0] == 0               # 127.0.0.1: anonymous allowed
+    rc, err = pub_at("127.0.0.2", other, version)
+    assert rc != 0 and "not authori" in err.lower(), err        # CONNACK 5 / 0x87
+    log = b.stderr_path.read_text()
+    assert f"listening on 127.0.0.2:{other} (anonymous clients refused)" in log, log
+    assert f"listening on 127.0.0.1:{b.port} (anonymous clients allowed)" in log, log
+
+
+@pytest.mark.midge_only
+def test_non_loopback_listener_with_password_or_allow_anonymous(broker, tmp_path):
+    from harness import free_port
+    pw = make_passwd(tmp_path / "passwd")
+    other = free_port()
+    b = broker([f"listener {other} 127.0.0.2", f"password_file {pw}"])
+    assert pub_at("127.0.0.2", other, "mqttv311", "-u", "seven", "-P", "pw7")[0] == 0
+    assert pub_at("127.0.0.2", other, "mqttv311")[0] != 0
+    other2 = free_port()
+    b2 = broker([f"listener {other2} 127.0.0.2", "allow_anonymous true"])
+    assert pub_at("127.0.0.2", other2, "mqttv311")[0] == 0
