@@ -81,6 +81,7 @@ public enum Config {
   public static let usage = """
     Usage: midge [-c FILE] [-p PORT] [--memory SIZE] [-v]
            midge --plan [-c FILE] [--memory SIZE]
+           midge passwd [-c] [-b] [-D] FILE USER [PASSWORD]   (see midge passwd --help)
            midge --help | --version
 
     An MQTT 3.1.1 broker with a fixed memory budget.

@@ -7,6 +7,7 @@ import Platform
 
 enum CLI {
   static func main(_ args: [[UInt8]]) -> Int32 {
+    if args.first == Array("passwd".utf8) { return Passwd.main(Array(args.dropFirst())) }
     var settings = Settings()
     let board = System.boardName
     do throws(ConfigError) {
