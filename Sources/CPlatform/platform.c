@@ -351,11 +351,13 @@ long cp_read_secret_line(const char *prompt, void *buf, size_t cap) {
   struct termios saved, quiet;
   int tty = isatty(0) && tcgetattr(0, &saved) == 0;
   if (tty) {
-    cp_write_all(2, prompt, strlen(prompt));
+    // Echo off before the prompt, and TCSANOW (not TCSAFLUSH): what is typed after the prompt
+    // appears must not be discarded.
     quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ECHONL;
-    tcsetattr(0, TCSAFLUSH, &quiet);
+    tcsetattr(0, TCSANOW, &quiet);
+    cp_write_all(2, prompt, strlen(prompt));
   }
   size_t have = 0;
   long rc = 0;
@@ -371,7 +373,7 @@ long cp_read_secret_line(const char *prompt, void *buf, size_t cap) {
     if (have == cap) { rc = -EFBIG; continue; }  // read on to the end of the line
     ((char *)buf)[have++] = c;
   }
-  if (tty) tcsetattr(0, TCSAFLUSH, &saved);
+  if (tty) tcsetattr(0, TCSANOW, &saved);
   if (rc < 0) return rc;
   if (have > 0 && ((char *)buf)[have - 1] == '\r') have--;
   return (long)have;
