@@ -78,8 +78,11 @@ extension Config {
       t.requireCertificate = try flag()
     } else if eq(key, "use_identity_as_username") {
       t.useIdentityAsUsername = try flag()
+      // The CN becomes the connection's identity (Broker.setIdentity): reserve identities.
+      if t.useIdentityAsUsername { s.limits.usesIdentities = true }
     } else if eq(key, "psk_hint") {
       t.pskHint = v
+      s.limits.usesIdentities = true  // the PSK identity is the user name
     } else if eq(key, "tls_version") {
       if eq(v, "tlsv1.3") {
         throw ConfigError("'tls_version tlsv1.3' is not supported: midge's TLS (mbedTLS 2.28) is TLS 1.2 only")

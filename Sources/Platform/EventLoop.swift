@@ -31,6 +31,13 @@ struct SocketRecord {
   var tls: Int32 = -1
 }
 
+/// Something SIGHUP reloads (the auth files; TLS certificates may join). `reload` runs on the
+/// loop's thread between two turns, must not allocate, and on failure keeps what it had and
+/// logs why. Connections stay open either way.
+public protocol Reloadable: AnyObject {
+  func reload()
+}
+
 public final class EventLoop {
   public static let socketBytesPerConnection = MemoryLayout<SocketRecord>.stride
   static let batchCapacity = 256
@@ -55,6 +62,8 @@ public final class EventLoop {
   /// descriptors (EMFILE), instead of spinning on a readable listener.
   var listenersPausedUntil: UInt64 = 0
   public private(set) var acceptErrors = 0
+  /// What SIGHUP reloads, in order; set at startup.
+  public var reloadables: [any Reloadable] = []
 
   public init(
     broker: Broker, plan: BrokerPlan, arena: Arena, listeners: [ListenerSocket], verbose: Bool, tls: TLSSessions? = nil
@@ -87,15 +96,20 @@ public final class EventLoop {
   public func run() {
     while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
       turn(timeoutMs: timeout(now: cp_monotonic_ms()))
-      if cp_take_hangup() != 0 {
-        // Reloading files (password_file) is not implemented yet: say so rather than die,
-        // which would be SIGHUP's default action.
-        Log.line { $0.add("SIGHUP: reload not supported yet; password_file stays as loaded at startup") }
-      }
+      if cp_take_hangup() != 0 { reload() }
     }
     broker.shutdown()
     applyEffects()
     for l in listeners { _ = cp_close(l.fd) }
+  }
+
+  /// SIGHUP: every reloadable in turn (SIGHUP's default action, ending the process, is off).
+  func reload() {
+    if reloadables.isEmpty {
+      Log.line { $0.add("SIGHUP: nothing to reload (no password_file or acl_file)") }
+      return
+    }
+    for r in reloadables { r.reload() }
   }
 
   /// One pass of the loop (public for tests that drive the loop step by step).

@@ -298,7 +298,21 @@ extension EventLoop {
       tls.handshakeDone(i)
       broker.countTLS(.handshakeDone)
       var n = 0
-      if ctls_identity(tls.blob(i), &n) != nil { broker.setTransportIdentity(id) }
+      if let name = ctls_identity(tls.blob(i), &n),
+        !broker.setIdentity(id, username: UnsafeRawBufferPointer(start: name, count: n))
+      {
+        // Longer than max_username_length (or identities not reserved): refused like a failed handshake.
+        broker.countTLS(.handshakeFailed)
+        broker.peerClosed(id, reason: .protocolError)
+        if verbose {
+          Log.line { l in
+            l.add("connection ")
+            l.add(Int(id.slot))
+            l.add(": TLS identity longer than max_username_length, refused")
+          }
+        }
+        return false
+      }
       setInterest(id, out: false)
       if verbose {
         Log.line { l in

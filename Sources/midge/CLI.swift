@@ -7,6 +7,7 @@ import Platform
 
 enum CLI {
   static func main(_ args: [[UInt8]]) -> Int32 {
+    if args.first == Array("passwd".utf8) { return Passwd.main(Array(args.dropFirst())) }
     var settings = Settings()
     let board = System.boardName
     do throws(ConfigError) {
@@ -81,7 +82,7 @@ enum CLI {
       do throws(ConfigError) {
         let text: [UInt8]
         do throws(SystemError) {
-          text = try System.readFile(path, limit: settings.authFileBytesMax)
+          text = try System.readFile(path, limit: settings.limits.authFileBytesMax)
         } catch {
           throw ConfigError("\(settings.pskFileOrigin): cannot read psk_file '\(path)': \(error.description)")
         }
@@ -186,14 +187,14 @@ enum CLI {
         return 1
       }
     }
-    var passwords: PasswordTable? = nil
-    if let path = settings.passwordFile {
-      guard let table = loadPasswords(path, settings) else { return 1 }
-      passwords = table
-    }
     let arena = Arena(plan.memory)
     let broker = Broker(plan: plan, arena: arena)
-    broker.passwords = passwords
+    // password_file and acl_file, into their regions of the plan (errors: FILE:LINE).
+    let auth = AuthFiles(settings: settings, plan: plan, arena: arena, broker: broker)
+    if let message = auth.loadAtStartup() {
+      fail(message)
+      return 1
+    }
     var tls: TLSSessions? = nil
     if !tlsStartup.files.isEmpty {
       do throws(TLSError) {
@@ -219,6 +220,7 @@ enum CLI {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
       return 1
     }
+    if auth.hasFiles { loop.reloadables.append(auth) }
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
       let kind = l.tls.isEnabled ? "TLS, " : ""
@@ -245,38 +247,6 @@ enum CLI {
     }
     out("\(stamp()): midge stopped\n", to: .standardError)
     return 0
-  }
-
-  /// Reads and parses the password_file into regions reserved here, at startup (never freed).
-  /// Errors are "FILE:LINE: message" (with the user name when there is one).
-  static func loadPasswords(_ path: String, _ settings: Settings) -> PasswordTable? {
-    let limit = settings.authFileBytesMax
-    let text = UnsafeMutableRawBufferPointer.allocate(byteCount: limit + 1, alignment: 8)
-    var n = 0
-    do throws(SystemError) {
-      n = try System.readFile(path, into: text)
-    } catch {
-      fail("cannot read password_file '\(path)': \(error.description)")
-      return nil
-    }
-    guard n <= limit else {
-      fail("\(path): password_file is larger than max_auth_file_bytes (\(limit) bytes)")
-      return nil
-    }
-    let storage = UnsafeMutableBufferPointer<PasswordEntry>.allocate(capacity: settings.passwordEntriesMax)
-    storage.initialize(repeating: PasswordEntry())
-    let bytes = UnsafeRawBufferPointer(rebasing: text[0..<n])
-    do throws(AuthFileError) {
-      return try PasswordTable.parse(bytes, into: storage, iterationsMax: settings.authMaxIterations)
-    } catch {
-      var message = "\(path):\(error.line): \(error.message)"
-      if error.subjectCount > 0 {
-        let subject = UnsafeRawBufferPointer(rebasing: bytes[error.subjectStart..<error.subjectStart + error.subjectCount])
-        message += " '" + String(decoding: subject, as: UTF8.self) + "'"
-      }
-      fail(message)
-      return nil
-    }
   }
 
   static func printPlan(_ plan: BrokerPlan, board: String) {
