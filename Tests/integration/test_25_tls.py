@@ -368,3 +368,25 @@ def test_plan_shows_tls_lines(tmp_path, pki):
     assert re.search(r"TLS heap: sessions\s+5\s", r.stdout), r.stdout
     plain = subprocess.run(harness.broker_command("--plan"), capture_output=True, text=True, timeout=scaled(10))
     assert "TLS" not in plain.stdout  # no TLS listener: no TLS memory
+
+
+def test_identities_meet_the_acl(tls_broker, pki, tmp_path):
+    """The CN (use_identity_as_username) and the PSK identity are the user names the acl_file
+    rules see: alice may use rt/#, not secret/#; sensor-1 likewise."""
+    acl = tmp_path / "acl"
+    acl.write_text("user alice\ntopic readwrite rt/#\nuser sensor-1\ntopic readwrite rt/#\n")
+    psk_port = harness.free_port()
+    b, port = tls_broker(server_lines(pki) + [
+        f"cafile {pki['ca.crt']}", "require_certificate true", "use_identity_as_username true",
+        f"listener {psk_port} {HOST}", "psk_hint midge"],
+        extra=[f"acl_file {acl}", f"psk_file {pki['psk']}"])
+    ok, detail = roundtrip_mosquitto(port, "--cafile", pki["ca.crt"], "--cert", pki["alice.crt"],
+                                     "--key", pki["alice.key"])
+    assert ok, detail
+    ok, detail = roundtrip_mosquitto(psk_port, "--psk", tlspki.PSK_KEY, "--psk-identity", tlspki.PSK_IDENTITY)
+    assert ok, detail
+    with TLSRaw(port, client_context(pki, cert="alice"), timeout=scaled(5)) as c:
+        assert c.connect(scaled(5), client_id="alice-acl") == mqttraw.connack(0)
+        c.send(mqttraw.subscribe(1, [("rt/a", 0), ("secret/#", 0)]))
+        assert c.read_packet(scaled(5)) == mqttraw.suback(1, [0x00, 0x80])
+    stop_and_check_allocations(b)
