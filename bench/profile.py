@@ -48,7 +48,7 @@ def main():
         proc, port = bench.start(a.broker, binary, wd, wrap=wrap)
         try:
             lg = subprocess.Popen(["taskset", "-c", "0", str(bench.OUT / "loadgen"), "--port", str(port),
-                                   "--timeout", "600", "--drain", "20", *args], stdout=subprocess.PIPE, text=True)
+                                   "--timeout", "600", "--duration", "600", "--drain", "20", *args], stdout=subprocess.PIPE, text=True)
             result = None
             for line in lg.stdout:
                 if line.startswith("phase start"):
