@@ -61,7 +61,18 @@ extension Broker {
       }
       i += 1
     }
-    let needsStore = stored == messageNone && (k > 0 || retains)
+    // Stored only when someone keeps it: retained, or a recipient that queues it (QoS 1/2,
+    // a queue already waiting, an offline session). Otherwise it is sent from the receive
+    // buffer (QoS 0 fast path: no copy into the store).
+    var keeps = retains
+    if stored == messageNone && !keeps {
+      i = 0
+      while i < k && !keeps {
+        if !fanout[i].shared && keepsMessage(fanout[i].session, qos: min(fanout[i].qos, qos)) { keeps = true }
+        i += 1
+      }
+    }
+    let needsStore = stored == messageNone && keeps
     let poolFull = needed > entries.freeCount || (needsStore && (needed > 0 || retains) && !store.canStore(bytes))
     if rejectable && qos != .atMostOnce {
       if poolFull { return .poolFull }
@@ -75,6 +86,9 @@ extension Broker {
           expiresAt: expiresAt, publisher: publisher) ?? messageNone
     } else if m != messageNone {
       store.retain(m)
+    } else if k > 0 {
+      m = store.setTransient(
+        topic: topic, properties: properties, payload: payload, qos: qos, expiresAt: expiresAt, publisher: publisher)
     }
     if clearsRetained {
       retained.clear(topic, in: store)
@@ -96,9 +110,21 @@ extension Broker {
       }
       i += 1
     }
-    if m != messageNone { store.release(m) }
+    if m == messageTransient {
+      store.clearTransient()
+    } else if m != messageNone {
+      store.release(m)
+    }
     stats.messagesStored = store.count
     return .done
+  }
+
+  /// Whether delivering at `qos` to this session would queue the message (so it must be
+  /// stored) rather than encode it into the send queue at once (see `enqueue`).
+  func keepsMessage(_ session: UInt32, qos: QoS) -> Bool {
+    if qos != .atMostOnce { return true }
+    let si = Int(session)
+    return sessions[si].state == .online ? !sessions[si].pending.isEmpty : limits.queueQoS0
   }
 
   func payloadIsEmpty(_ payload: UnsafeRawBufferPointer, _ stored: UInt32) -> Bool {
@@ -215,6 +241,7 @@ extension Broker {
   /// Queues a reference to `m` for a session and sends what its window allows. A session's
   /// own QoS 1/2 messages may exceed max_queued_messages (see `publish`).
   func enqueue(_ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, ownMessage: Bool = false, now: UInt64) {
+    precondition(m != messageTransient || !keepsMessage(session, qos: qos), "a transient message queued")
     let si = Int(session)
     let online = sessions[si].state == .online
     if qos == .atMostOnce {
