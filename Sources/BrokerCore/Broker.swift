@@ -104,7 +104,7 @@ public final class Broker {
     subscriptions = SubscriptionTable(
       entries: arena.bind(plan.subscriptions), shortFilters: arena.bind(plan.filters),
       longFilters: arena.bind(plan.longFilters), longFree: arena.bind(plan.longFree),
-      filterBytesMax: limits.topicBytesMax)
+      filterBytesMax: limits.topicBytesMax, buckets: arena.bind(plan.subscriptionBuckets))
     fanout = arena.bind(plan.fanout)
     fanout.initialize(repeating: FanOut())
     let scratch = arena.bind(plan.topicScratch)

@@ -144,21 +144,16 @@ extension Broker {
     if publishStamp == 0 { publishStamp = 1 }
     let stamp = publishStamp
     var k = 0
-    var e = 0
-    let end = subscriptions.highWater
     var sharedCount = 0
-    while e < end {
+    subscriptions.forEachMatch(topic) { e in
       let sub = subscriptions.entries[e]
-      if sub.owner != subscriptionNone && Topic.matches(filter: subscriptions.matchFilter(e), name: topic) {
-        if sub.shared {
-          fanout[k] = FanOut(session: sub.owner, subscription: UInt32(e), qos: sub.options.qos, shared: true)
-          k += 1
-          sharedCount += 1
-        } else if !(sub.options.noLocal && sub.owner == publisher) {  // [MQTT-3.8.3-3]
-          k = addRecipient(sub.owner, UInt32(e), sub.options, stamp: stamp, count: k)
-        }
+      if sub.shared {
+        fanout[k] = FanOut(session: sub.owner, subscription: UInt32(e), qos: sub.options.qos, shared: true)
+        k += 1
+        sharedCount += 1
+      } else if !(sub.options.noLocal && sub.owner == publisher) {  // [MQTT-3.8.3-3]
+        k = addRecipient(sub.owner, UInt32(e), sub.options, stamp: stamp, count: k)
       }
-      e += 1
     }
     guard sharedCount > 0 else { return k }
     let candidates = k

@@ -183,6 +183,34 @@ extension Broker {
       e += 1
     }
     if owned != table.count { return "subscription count \(table.count), but \(owned) entries have an owner" }
+    // The match index (hash buckets and the wildcard/shared list) holds every owned entry once,
+    // in the list its filter belongs to, with consistent back links.
+    var indexed = 0
+    func walk(_ head: UInt32, bucket: Int?) -> String? {
+      var prev = subscriptionNone
+      var i = head
+      while i != subscriptionNone {
+        guard Int(i) < table.entries.count, indexed < table.count else { return "match index runs past its entries" }
+        let entry = table.entries[Int(i)]
+        if entry.owner == subscriptionNone { return "free subscription entry \(i) is in the match index" }
+        if entry.matchPrev != prev { return "subscription entry \(i) has a wrong back link in the match index" }
+        if let b = bucket, entry.scanned || table.bucket(table.matchFilter(Int(i))) != b {
+          return "subscription entry \(i) is in the wrong hash bucket"
+        }
+        if bucket == nil && !entry.scanned { return "exact subscription entry \(i) is in the wildcard list" }
+        indexed += 1
+        prev = i
+        i = entry.matchNext
+      }
+      return nil
+    }
+    var b = 0
+    while b < table.buckets.count {
+      if table.buckets[b] != 0, let problem = walk(table.buckets[b] - 1, bucket: b) { return problem }
+      b += 1
+    }
+    if let problem = walk(table.scanHead, bucket: nil) { return problem }
+    if indexed != table.count { return "match index holds \(indexed) entries, the table \(table.count)" }
     if stats.subscriptionsActive != table.count {
       return "stats.subscriptionsActive \(stats.subscriptionsActive), but the table holds \(table.count)"
     }

@@ -115,6 +115,7 @@ public struct BrokerPlan {
   var qos2IDs: Reservation<UInt16>
   var aliases: Reservation<UInt32>
   var subscriptions: Reservation<Subscription>
+  var subscriptionBuckets: Reservation<UInt32>
   var filters: ByteReservation
   var longFilters: ByteReservation
   var longFree: Reservation<UInt32>
@@ -163,6 +164,8 @@ public struct BrokerPlan {
     let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: sessionCount * limits.inflightMax)
     let aliases = m.reserve("topic aliases", UInt32.self, count: n * limits.topicAliasMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
+    let buckets = m.reserve(
+      "subscription index buckets", UInt32.self, count: SubscriptionTable.bucketCount(limits.subscriptionsMax))
     let filters = m.reserveBytes(
       "subscription filters", count: limits.subscriptionsMax,
       bytesEach: min(SubscriptionTable.shortBytes, limits.topicBytesMax))
@@ -215,7 +218,7 @@ public struct BrokerPlan {
     precondition(m.totalBytes <= budget, "plan arithmetic exceeds the budget")
     var plan = BrokerPlan(
       limits: limits, connections: connections, sessions: sessions, clientIDs: clientIDs, qos2IDs: qos2,
-      aliases: aliases, subscriptions: subs, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
+      aliases: aliases, subscriptions: subs, subscriptionBuckets: buckets, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
       retained: retained, rings: rings, largeBuffers: large, largeLinks: largeLinks, messages: messages,
       messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
       rxLinks: rxLinks, txData: txData, txLinks: txLinks, sockets: sockets, loopBuffers: loopBuffers)
