@@ -165,7 +165,7 @@ public struct BrokerPlan {
     let aliases = m.reserve("topic aliases", UInt32.self, count: n * limits.topicAliasMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
     let buckets = m.reserve(
-      "subscription index buckets", UInt32.self, count: SubscriptionTable.bucketCount(limits.subscriptionsMax))
+      "subscription index", UInt32.self, count: SubscriptionTable.bucketCount(limits.subscriptionsMax))
     let filters = m.reserveBytes(
       "subscription filters", count: limits.subscriptionsMax,
       bytesEach: min(SubscriptionTable.shortBytes, limits.topicBytesMax))

@@ -8,7 +8,7 @@
 // filters (buckets of entry chains; one hash of the topic and a walk of one bucket per
 // publish), and only the wildcard and shared filters are scanned with Topic.matches
 // (`forEachMatch`). Buckets hold entry + 1 (0 = empty); there is one per subscription
-// (rounded up to a power of two), 4 bytes each, in the plan as "subscription index buckets".
+// (rounded up to a power of two), 4 bytes each, in the plan as "subscription index".
 import Bounded
 import MQTTWire
 

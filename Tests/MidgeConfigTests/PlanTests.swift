@@ -95,7 +95,7 @@ struct PlanTests {
       ("inbound QoS 2 ids", sessions * limits.inflightMax, 2),
       ("topic aliases", n * limits.topicAliasMax, 4),
       ("subscriptions", limits.subscriptionsMax, nil),
-      ("subscription index buckets", SubscriptionTable.bucketCount(limits.subscriptionsMax), 4),
+      ("subscription index", SubscriptionTable.bucketCount(limits.subscriptionsMax), 4),
       ("subscription filters", limits.subscriptionsMax, min(64, limits.topicBytesMax)),
       ("long subscription filters", long, limits.topicBytesMax),
       ("long filter free list", long, 4),
