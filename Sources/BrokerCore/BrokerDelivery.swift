@@ -277,7 +277,7 @@ extension Broker {
     guard sessions[si].state == .online else { return }
     let s = Int(sessions[si].connection)
     guard connections[s].state == .connected else { return }
-    var e = sessions[si].inflight.head
+    var e = sessions[si].resending ? sessions[si].inflight.head : entryNone
     while e != entryNone {
       let entry = entries[e]
       if entry.unsent {
@@ -293,6 +293,7 @@ extension Broker {
         entries[e].unsent = false
       }
       e = entry.next
+      if e == entryNone { sessions[si].resending = false }  // every one sent again
     }
     let window = min(limits.inflightMax, Int(connections[s].receiveMaximum))
     while sessions[si].pending.head != entryNone {

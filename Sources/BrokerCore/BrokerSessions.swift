@@ -148,6 +148,7 @@ extension Broker {
     // Messages sent and not acknowledged are sent again when the session resumes; QoS 0
     // messages waiting are dropped unless queue_qos0_messages.
     var e = sessions[i].inflight.head
+    sessions[i].resending = e != entryNone
     while e != entryNone {
       entries[e].unsent = true
       e = entries[e].next

@@ -303,6 +303,7 @@ extension Broker {
           let entry = entries[e]
           if isPending != (entry.state == .pending) { return "session \(i): entry \(e) in the wrong list (state \(entry.state))" }
           if entry.state != .awaitingPubcomp && entry.message == messageNone { return "entry \(e) has no message" }
+          if entry.unsent && !x.resending { return "session \(i): entry \(e) waits to be sent again unseen by pump" }
           n += 1
           last = e
           e = entry.next
