@@ -8,6 +8,7 @@ instructions (Ir) of that phase divided by the messages delivered. The dump file
 .build-x86_64-generic/x86_64-unknown-linux-gnu/release/midge, copied without its DWARF).
 
 Usage: bench/profile.py [--broker midge|mosquitto] [--binary PATH] [--out DIR] -- LOADGEN ARGS
+  (--storm N: instructions per connection instead of per message)
   e.g. bench/profile.py -- --topology p2p --pubs 16 --qos 0 --payload 4096 --count 500
 """
 import argparse, json, re, subprocess, sys, tempfile, time
@@ -27,8 +28,8 @@ def main():
     ap.add_argument("loadgen", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     args = [x for x in a.loadgen if x != "--"]
-    if "--count" not in args:
-        sys.exit("profile.py: give the load generator a --count (a count-bounded run)")
+    if "--count" not in args and "--storm" not in args:
+        sys.exit("profile.py: give the load generator a --count (a count-bounded run) or --storm N")
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     binary = a.binary or "/usr/sbin/mosquitto"
@@ -71,8 +72,10 @@ def main():
         m = re.match(r"(?:summary|totals):\s+(\d+)", line)
         if m:
             total = int(m.group(1))
-    msgs = max(result["received"], 1)
-    print(json.dumps({"broker": a.broker, "args": " ".join(args), "received": result["received"],
+    # A storm counts connections (CONNECT, CONNACK, DISCONNECT) instead of messages.
+    done = result["received"] if "received" in result else int(args[args.index("--storm") + 1])
+    msgs = max(done, 1)
+    print(json.dumps({"broker": a.broker, "args": " ".join(args), "received": done,
                       "ok": result["ok"], "Ir": total, "Ir_per_msg": round(total / msgs, 1),
                       "dump": str(phase)}))
 

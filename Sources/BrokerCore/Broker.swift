@@ -33,6 +33,10 @@ public final class Broker {
   let connections: UnsafeMutableBufferPointer<Connection>
   let sessions: UnsafeMutableBufferPointer<Session>
   let clientIDs: UnsafeMutableRawPointer
+  /// Session index: hash buckets of client identifiers (session + 1; 0 = empty) and the
+  /// chain link of each session.
+  let sessionBuckets: UnsafeMutableBufferPointer<UInt32>
+  let sessionLinks: UnsafeMutableBufferPointer<UInt32>
   let qos2IDs: UnsafeMutableBufferPointer<UInt16>
   let aliases: UnsafeMutableBufferPointer<UInt32>
   var subscriptions: SubscriptionTable
@@ -97,6 +101,10 @@ public final class Broker {
       k += 1
     }
     clientIDs = arena.bind(plan.clientIDs)
+    sessionBuckets = arena.bind(plan.sessionBuckets)
+    sessionBuckets.initialize(repeating: 0)
+    sessionLinks = arena.bind(plan.sessionLinks)
+    sessionLinks.initialize(repeating: sessionNone)
     qos2IDs = arena.bind(plan.qos2IDs)
     qos2IDs.initialize(repeating: 0)
     aliases = arena.bind(plan.aliases)

@@ -35,6 +35,7 @@ extension Broker {
     if let problem = checkSlots() { return problem }
     if let problem = checkChunks() { return problem }
     if let problem = checkSubscriptions() { return problem }
+    if let problem = checkSessionIndex() { return problem }
     if let problem = checkSessions() { return problem }
     if let problem = checkMessages() { return problem }
     return nil
@@ -162,6 +163,33 @@ extension Broker {
   }
 
   private func ownerName(_ owner: Int) -> String { owner == 1 ? "the free list" : "slot \(owner - 2)" }
+
+  /// The session index holds exactly the sessions in use, each in its client identifier's bucket.
+  private func checkSessionIndex() -> String? {
+    var indexed = 0
+    var b = 0
+    while b < sessionBuckets.count {
+      var i = sessionBuckets[b] == 0 ? sessionNone : sessionBuckets[b] - 1
+      while i != sessionNone {
+        guard Int(i) < sessions.count, indexed < sessions.count else { return "session index runs past its sessions" }
+        if sessions[Int(i)].state == .free { return "free session \(i) is in the session index" }
+        if sessionBucket(clientID(i)) != b { return "session \(i) is in the wrong session index bucket" }
+        indexed += 1
+        i = sessionLinks[Int(i)]
+      }
+      b += 1
+    }
+    var used = 0
+    var s = 0
+    while s < sessions.count {
+      if sessions[s].state != .free {
+        used += 1
+        if findSession(clientID(UInt32(s))) != UInt32(s) { return "session \(s) is not found by its client identifier" }
+      }
+      s += 1
+    }
+    return indexed == used ? nil : "session index holds \(indexed) sessions, \(used) are in use"
+  }
 
   private func checkSubscriptions() -> String? {
     let table = subscriptions

@@ -14,6 +14,13 @@ import MQTTWire
 
 let subscriptionNone: UInt32 = .max
 
+/// FNV-1a, 32 bits: the hash of the subscription and session indexes.
+func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+  var h: UInt32 = 2_166_136_261
+  for b in bytes { h = (h ^ UInt32(b)) &* 16_777_619 }
+  return h
+}
+
 struct Subscription {
   /// Owning session, or subscriptionNone when the entry is free.
   var owner: UInt32 = subscriptionNone
@@ -111,11 +118,7 @@ struct SubscriptionTable {
   }
 
   /// FNV-1a of the bytes, reduced to a bucket.
-  func bucket(_ bytes: UnsafeRawBufferPointer) -> Int {
-    var h: UInt32 = 2_166_136_261
-    for b in bytes { h = (h ^ UInt32(b)) &* 16_777_619 }
-    return Int(h) & (buckets.count - 1)
-  }
+  func bucket(_ bytes: UnsafeRawBufferPointer) -> Int { Int(fnv1a(bytes)) & (buckets.count - 1) }
 
   /// Calls `body` with every entry whose filter matches the topic name: the exact filters
   /// equal to it (one bucket) and the wildcard and shared filters that match it.
