@@ -10,7 +10,9 @@
 // (taken when it becomes readable, returned when no partial frame is left), every complete
 // frame is decoded in place and handled, and a partial frame stays for the next read. A
 // frame larger than a chunk moves to one of the large packet buffers; when none is free the
-// connection stops being read (the bytes wait in the kernel) until one is. A PUBLISH that
+// connection stops being read (the bytes wait in the kernel) until one is. A large buffer is
+// read to its capacity and every frame in it parsed; it goes back to the pool when emptied,
+// or when its rest fits a chunk and the frame there is small or another connection waits. A PUBLISH that
 // cannot be queued for a subscriber (back-pressure) also stays in the buffer, unprocessed,
 // and reading pauses until the core's timer finds room. Nothing is lost and nothing grows.
 //
@@ -36,6 +38,10 @@ public final class Broker {
   let clientIDs: UnsafeMutableRawPointer
   let usernames: UnsafeMutableRawPointer
   let identities: UnsafeMutableRawPointer
+  /// Session index: hash buckets of client identifiers (session + 1; 0 = empty) and the
+  /// chain link of each session.
+  let sessionBuckets: UnsafeMutableBufferPointer<UInt32>
+  let sessionLinks: UnsafeMutableBufferPointer<UInt32>
   let qos2IDs: UnsafeMutableBufferPointer<UInt16>
   let aliases: UnsafeMutableBufferPointer<UInt32>
   var subscriptions: SubscriptionTable
@@ -81,6 +87,9 @@ public final class Broker {
   var nextSysMs: UInt64 = 0
   var startMs: UInt64? = nil
   static let scanIntervalMs: UInt64 = 100
+  /// How far past its first frame a large buffer is read, in I/O chunks (as much as the
+  /// platform's reads per event take in chunks).
+  static let largeReadAheadChunks = 8
   /// How long a publisher without keep alive may stay paused by back-pressure.
   static let pauseMaxMs: UInt64 = 60_000
 
@@ -99,6 +108,10 @@ public final class Broker {
     clientIDs = arena.bind(plan.clientIDs)
     usernames = arena.bind(plan.usernames)
     identities = arena.bind(plan.identities)
+    sessionBuckets = arena.bind(plan.sessionBuckets)
+    sessionBuckets.initialize(repeating: 0)
+    sessionLinks = arena.bind(plan.sessionLinks)
+    sessionLinks.initialize(repeating: sessionNone)
     qos2IDs = arena.bind(plan.qos2IDs)
     qos2IDs.initialize(repeating: 0)
     aliases = arena.bind(plan.aliases)
@@ -106,7 +119,7 @@ public final class Broker {
     subscriptions = SubscriptionTable(
       entries: arena.bind(plan.subscriptions), shortFilters: arena.bind(plan.filters),
       longFilters: arena.bind(plan.longFilters), longFree: arena.bind(plan.longFree),
-      filterBytesMax: limits.topicBytesMax)
+      filterBytesMax: limits.topicBytesMax, buckets: arena.bind(plan.subscriptionBuckets))
     fanout = arena.bind(plan.fanout)
     fanout.initialize(repeating: FanOut())
     let scratch = arena.bind(plan.topicScratch)
@@ -211,11 +224,14 @@ public final class Broker {
       let start = receivePool.bytes(connections[s].receiveIndex) + used
       return UnsafeMutableRawBufferPointer(start: start, count: limits.chunkBytes - used)
     case .large:
-      // A large buffer holds exactly one frame: read no further than its end.
+      // Read to the end of the large frame at its start and up to `largeReadAhead` bytes
+      // past it: the frames behind it are parsed in the same pass (one read for several large
+      // frames, not one read and one buffer hand-over per frame), and a read stays bounded.
       let used = Int(connections[s].receiveUsed)
-      let total = largeFrameBytes(s)
-      let start = largePool.bytes(connections[s].receiveIndex) + used
-      return UnsafeMutableRawBufferPointer(start: start, count: total - used)
+      let base = largePool.bytes(connections[s].receiveIndex)
+      let frame = partialFrameBytes(UnsafeRawBufferPointer(start: base, count: used)) ?? 0
+      let end = min(largePool.chunkBytes, max(frame, used) + Broker.largeReadAheadChunks * limits.chunkBytes)
+      return UnsafeMutableRawBufferPointer(start: base + used, count: end - used)
     }
   }
 
@@ -419,7 +435,16 @@ public final class Broker {
     }
     switch connections[s].receiveBuffer {
     case .large:
-      precondition(consumed == 0, "a large buffer holds a single frame")
+      let base = largePool.bytes(connections[s].receiveIndex)
+      if consumed > 0 { base.copyMemory(from: base + consumed, byteCount: left) }
+      connections[s].receiveUsed = UInt32(left)
+      // Back to a receive chunk when the rest fits one and either its frame does too or
+      // another connection waits for a large buffer; else keep it for the large frame in
+      // progress (no copy back and forth while a client streams large frames).
+      let total = partialFrameBytes(UnsafeRawBufferPointer(start: base, count: left))
+      let small = total != nil && total! <= limits.chunkBytes
+      // (Less than a whole chunk: a full chunk with a frame in progress could not be read.)
+      if left < limits.chunkBytes && (small || !largeWaiters.isEmpty) { _ = moveToReceiveChunk(s) }
     case .chunk:
       let base = receivePool.bytes(connections[s].receiveIndex)
       if consumed > 0 { base.copyMemory(from: base + consumed, byteCount: left) }
@@ -438,10 +463,18 @@ public final class Broker {
     return 1 + length + remaining
   }
 
-  func largeFrameBytes(_ s: Int) -> Int {
-    let base = UnsafeRawBufferPointer(start: largePool.bytes(connections[s].receiveIndex), count: 5)
-    guard let total = partialFrameBytes(base) else { preconditionFailure("large buffer without a header") }
-    return total
+  /// The unparsed rest of a large buffer (less than one chunk) into a receive chunk, returning
+  /// the large buffer to a waiter; false when no receive chunk is free (it stays).
+  func moveToReceiveChunk(_ s: Int) -> Bool {
+    guard let chunk = receivePool.take() else { return false }
+    let large = connections[s].receiveIndex
+    let used = Int(connections[s].receiveUsed)
+    receivePool.bytes(chunk).copyMemory(from: largePool.bytes(large), byteCount: used)
+    largePool.give(large)
+    connections[s].receiveBuffer = .chunk
+    connections[s].receiveIndex = chunk
+    wakeLargeWaiter()
+    return true
   }
 
   func moveToLargeBuffer(_ s: Int) -> Bool {

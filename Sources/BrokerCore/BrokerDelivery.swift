@@ -61,7 +61,18 @@ extension Broker {
       }
       i += 1
     }
-    let needsStore = stored == messageNone && (k > 0 || retains)
+    // Stored only when someone keeps it: retained, or a recipient that queues it (QoS 1/2,
+    // a queue already waiting, an offline session). Otherwise it is sent from the receive
+    // buffer (QoS 0 fast path: no copy into the store).
+    var keeps = retains
+    if stored == messageNone && !keeps {
+      i = 0
+      while i < k && !keeps {
+        if !fanout[i].shared && keepsMessage(fanout[i].session, qos: min(fanout[i].qos, qos)) { keeps = true }
+        i += 1
+      }
+    }
+    let needsStore = stored == messageNone && keeps
     let poolFull = needed > entries.freeCount || (needsStore && (needed > 0 || retains) && !store.canStore(bytes))
     if rejectable && qos != .atMostOnce {
       if poolFull { return .poolFull }
@@ -75,6 +86,9 @@ extension Broker {
           expiresAt: expiresAt, publisher: publisher) ?? messageNone
     } else if m != messageNone {
       store.retain(m)
+    } else if k > 0 {
+      m = store.setTransient(
+        topic: topic, properties: properties, payload: payload, qos: qos, expiresAt: expiresAt, publisher: publisher)
     }
     if clearsRetained {
       retained.clear(topic, in: store)
@@ -96,9 +110,21 @@ extension Broker {
       }
       i += 1
     }
-    if m != messageNone { store.release(m) }
+    if m == messageTransient {
+      store.clearTransient()
+    } else if m != messageNone {
+      store.release(m)
+    }
     stats.messagesStored = store.count
     return .done
+  }
+
+  /// Whether delivering at `qos` to this session would queue the message (so it must be
+  /// stored) rather than encode it into the send queue at once (see `enqueue`).
+  func keepsMessage(_ session: UInt32, qos: QoS) -> Bool {
+    if qos != .atMostOnce { return true }
+    let si = Int(session)
+    return sessions[si].state == .online ? !sessions[si].pending.isEmpty : limits.queueQoS0
   }
 
   func payloadIsEmpty(_ payload: UnsafeRawBufferPointer, _ stored: UInt32) -> Bool {
@@ -118,23 +144,17 @@ extension Broker {
     if publishStamp == 0 { publishStamp = 1 }
     let stamp = publishStamp
     var k = 0
-    var e = 0
-    let end = subscriptions.highWater
     var sharedCount = 0
-    while e < end {
+    subscriptions.forEachMatch(topic) { e in
       let sub = subscriptions.entries[e]
-      if sub.owner != subscriptionNone && Topic.matches(filter: subscriptions.matchFilter(e), name: topic)
-        && mayRead(sub.owner, topic)  // acl_file: read, per subscriber
-      {
-        if sub.shared {
-          fanout[k] = FanOut(session: sub.owner, subscription: UInt32(e), qos: sub.options.qos, shared: true)
-          k += 1
-          sharedCount += 1
-        } else if !(sub.options.noLocal && sub.owner == publisher) {  // [MQTT-3.8.3-3]
-          k = addRecipient(sub.owner, UInt32(e), sub.options, stamp: stamp, count: k)
-        }
+      guard mayRead(sub.owner, topic) else { return }  // acl_file: read, per subscriber
+      if sub.shared {
+        fanout[k] = FanOut(session: sub.owner, subscription: UInt32(e), qos: sub.options.qos, shared: true)
+        k += 1
+        sharedCount += 1
+      } else if !(sub.options.noLocal && sub.owner == publisher) {  // [MQTT-3.8.3-3]
+        k = addRecipient(sub.owner, UInt32(e), sub.options, stamp: stamp, count: k)
       }
-      e += 1
     }
     guard sharedCount > 0 else { return k }
     let candidates = k
@@ -218,6 +238,7 @@ extension Broker {
   /// Queues a reference to `m` for a session and sends what its window allows. A session's
   /// own QoS 1/2 messages may exceed max_queued_messages (see `publish`).
   func enqueue(_ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, ownMessage: Bool = false, now: UInt64) {
+    precondition(m != messageTransient || !keepsMessage(session, qos: qos), "a transient message queued")
     let si = Int(session)
     let online = sessions[si].state == .online
     if qos == .atMostOnce {
@@ -258,7 +279,7 @@ extension Broker {
     guard sessions[si].state == .online else { return }
     let s = Int(sessions[si].connection)
     guard connections[s].state == .connected else { return }
-    var e = sessions[si].inflight.head
+    var e = sessions[si].resending ? sessions[si].inflight.head : entryNone
     while e != entryNone {
       let entry = entries[e]
       if entry.unsent {
@@ -274,6 +295,7 @@ extension Broker {
         entries[e].unsent = false
       }
       e = entry.next
+      if e == entryNone { sessions[si].resending = false }  // every one sent again
     }
     let window = min(limits.inflightMax, Int(connections[s].receiveMaximum))
     while sessions[si].pending.head != entryNone {

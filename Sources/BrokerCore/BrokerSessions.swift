@@ -9,17 +9,41 @@ extension Broker {
       start: clientIDs + Int(session) * limits.clientIDBytesMax, count: Int(sessions[Int(session)].clientIDCount))
   }
 
+  /// The session of a client identifier, through the session index (a hash of client
+  /// identifiers: one bucket walked, not every session).
   func findSession(_ id: UnsafeRawBufferPointer) -> UInt32? {
-    var i = 0
-    while i < sessionHighWater {
-      if sessions[i].state != .free && Int(sessions[i].clientIDCount) == id.count
-        && clientID(UInt32(i)).bytesEqual(id)
-      {
-        return UInt32(i)
-      }
-      i += 1
+    let b = sessionBucket(id)
+    var i = sessionBuckets[b] == 0 ? sessionNone : sessionBuckets[b] - 1
+    while i != sessionNone {
+      let ix = Int(i)
+      if Int(sessions[ix].clientIDCount) == id.count && clientID(i).bytesEqual(id) { return i }
+      i = sessionLinks[ix]
     }
     return nil
+  }
+
+  func sessionBucket(_ id: UnsafeRawBufferPointer) -> Int { Int(fnv1a(id)) & (sessionBuckets.count - 1) }
+
+  /// Takes a session out of the index (its client identifier is still in place).
+  func unindexSession(_ session: UInt32) {
+    let b = sessionBucket(clientID(session))
+    var prev = sessionNone
+    var i = sessionBuckets[b] == 0 ? sessionNone : sessionBuckets[b] - 1
+    while i != sessionNone {
+      let next = sessionLinks[Int(i)]
+      if i == session {
+        if prev == sessionNone {
+          sessionBuckets[b] = next == sessionNone ? 0 : next + 1
+        } else {
+          sessionLinks[Int(prev)] = next
+        }
+        sessionLinks[Int(i)] = sessionNone
+        return
+      }
+      prev = i
+      i = next
+    }
+    preconditionFailure("session not in the index")
   }
 
   /// A fresh session for `id`; nil when every session is in use (`max_sessions`).
@@ -32,6 +56,9 @@ extension Broker {
     if id.count > 0 { (clientIDs + i * limits.clientIDBytesMax).copyMemory(from: id.baseAddress!, byteCount: id.count) }
     sessions[i].clientIDCount = UInt16(id.count)
     sessions[i].state = .online  // bound to its connection by the caller (attach)
+    let b = sessionBucket(id)
+    sessionLinks[i] = sessionBuckets[b] == 0 ? sessionNone : sessionBuckets[b] - 1
+    sessionBuckets[b] = session + 1
     sessionHighWater = max(sessionHighWater, i + 1)
     return session
   }
@@ -53,6 +80,7 @@ extension Broker {
       stats.messagesQueued -= 1
     }
     qos2Slots(session).update(repeating: 0)
+    unindexSession(session)
     sessions[i] = Session()
     sessions[i].connection = sessionFreeHead
     sessionFreeHead = session
@@ -155,6 +183,7 @@ extension Broker {
     // Messages sent and not acknowledged are sent again when the session resumes; QoS 0
     // messages waiting are dropped unless queue_qos0_messages.
     var e = sessions[i].inflight.head
+    sessions[i].resending = e != entryNone
     while e != entryNone {
       entries[e].unsent = true
       e = entries[e].next

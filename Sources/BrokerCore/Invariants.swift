@@ -35,6 +35,7 @@ extension Broker {
     if let problem = checkSlots() { return problem }
     if let problem = checkChunks() { return problem }
     if let problem = checkSubscriptions() { return problem }
+    if let problem = checkSessionIndex() { return problem }
     if let problem = checkSessions() { return problem }
     if let problem = checkMessages() { return problem }
     return nil
@@ -163,6 +164,33 @@ extension Broker {
 
   private func ownerName(_ owner: Int) -> String { owner == 1 ? "the free list" : "slot \(owner - 2)" }
 
+  /// The session index holds exactly the sessions in use, each in its client identifier's bucket.
+  private func checkSessionIndex() -> String? {
+    var indexed = 0
+    var b = 0
+    while b < sessionBuckets.count {
+      var i = sessionBuckets[b] == 0 ? sessionNone : sessionBuckets[b] - 1
+      while i != sessionNone {
+        guard Int(i) < sessions.count, indexed < sessions.count else { return "session index runs past its sessions" }
+        if sessions[Int(i)].state == .free { return "free session \(i) is in the session index" }
+        if sessionBucket(clientID(i)) != b { return "session \(i) is in the wrong session index bucket" }
+        indexed += 1
+        i = sessionLinks[Int(i)]
+      }
+      b += 1
+    }
+    var used = 0
+    var s = 0
+    while s < sessions.count {
+      if sessions[s].state != .free {
+        used += 1
+        if findSession(clientID(UInt32(s))) != UInt32(s) { return "session \(s) is not found by its client identifier" }
+      }
+      s += 1
+    }
+    return indexed == used ? nil : "session index holds \(indexed) sessions, \(used) are in use"
+  }
+
   private func checkSubscriptions() -> String? {
     let table = subscriptions
     var owned = 0
@@ -183,6 +211,34 @@ extension Broker {
       e += 1
     }
     if owned != table.count { return "subscription count \(table.count), but \(owned) entries have an owner" }
+    // The match index (hash buckets and the wildcard/shared list) holds every owned entry once,
+    // in the list its filter belongs to, with consistent back links.
+    var indexed = 0
+    func walk(_ head: UInt32, bucket: Int?) -> String? {
+      var prev = subscriptionNone
+      var i = head
+      while i != subscriptionNone {
+        guard Int(i) < table.entries.count, indexed < table.count else { return "match index runs past its entries" }
+        let entry = table.entries[Int(i)]
+        if entry.owner == subscriptionNone { return "free subscription entry \(i) is in the match index" }
+        if entry.matchPrev != prev { return "subscription entry \(i) has a wrong back link in the match index" }
+        if let b = bucket, entry.scanned || table.bucket(table.matchFilter(Int(i))) != b {
+          return "subscription entry \(i) is in the wrong hash bucket"
+        }
+        if bucket == nil && !entry.scanned { return "exact subscription entry \(i) is in the wildcard list" }
+        indexed += 1
+        prev = i
+        i = entry.matchNext
+      }
+      return nil
+    }
+    var b = 0
+    while b < table.buckets.count {
+      if table.buckets[b] != 0, let problem = walk(table.buckets[b] - 1, bucket: b) { return problem }
+      b += 1
+    }
+    if let problem = walk(table.scanHead, bucket: nil) { return problem }
+    if indexed != table.count { return "match index holds \(indexed) entries, the table \(table.count)" }
     if stats.subscriptionsActive != table.count {
       return "stats.subscriptionsActive \(stats.subscriptionsActive), but the table holds \(table.count)"
     }
@@ -275,6 +331,7 @@ extension Broker {
           let entry = entries[e]
           if isPending != (entry.state == .pending) { return "session \(i): entry \(e) in the wrong list (state \(entry.state))" }
           if entry.state != .awaitingPubcomp && entry.message == messageNone { return "entry \(e) has no message" }
+          if entry.unsent && !x.resending { return "session \(i): entry \(e) waits to be sent again unseen by pump" }
           n += 1
           last = e
           e = entry.next

@@ -152,9 +152,12 @@ public struct BrokerPlan {
   var connections: Reservation<Connection>
   var sessions: Reservation<Session>
   var clientIDs: ByteReservation
+  var sessionBuckets: Reservation<UInt32>
+  var sessionLinks: Reservation<UInt32>
   var qos2IDs: Reservation<UInt16>
   var aliases: Reservation<UInt32>
   var subscriptions: Reservation<Subscription>
+  var subscriptionBuckets: Reservation<UInt32>
   var filters: ByteReservation
   var longFilters: ByteReservation
   var longFree: Reservation<UInt32>
@@ -212,9 +215,13 @@ public struct BrokerPlan {
     let loopBuffers = m.reserveBytes("event loop buffers", count: 1, bytesEach: loopBufferBytes)
     let sessions = m.reserve("sessions", Session.self, count: sessionCount)
     let clientIDs = m.reserveBytes("client identifiers", count: sessionCount, bytesEach: limits.clientIDBytesMax)
+    let sessionBuckets = m.reserve("session index", UInt32.self, count: SubscriptionTable.bucketCount(sessionCount))
+    let sessionLinks = m.reserve("session index links", UInt32.self, count: sessionCount)
     let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: sessionCount * limits.inflightMax)
     let aliases = m.reserve("topic aliases", UInt32.self, count: n * limits.topicAliasMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
+    let buckets = m.reserve(
+      "subscription index", UInt32.self, count: SubscriptionTable.bucketCount(limits.subscriptionsMax))
     let filters = m.reserveBytes(
       "subscription filters", count: limits.subscriptionsMax,
       bytesEach: min(SubscriptionTable.shortBytes, limits.topicBytesMax))
@@ -286,8 +293,9 @@ public struct BrokerPlan {
     let txLinks = m.reserve("send chunk links", UInt32.self, count: txCount)
     precondition(m.totalBytes <= budget, "plan arithmetic exceeds the budget")
     var plan = BrokerPlan(
-      limits: limits, connections: connections, sessions: sessions, clientIDs: clientIDs, qos2IDs: qos2,
-      aliases: aliases, subscriptions: subs, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
+      limits: limits, connections: connections, sessions: sessions, clientIDs: clientIDs,
+      sessionBuckets: sessionBuckets, sessionLinks: sessionLinks, qos2IDs: qos2,
+      aliases: aliases, subscriptions: subs, subscriptionBuckets: buckets, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
       retained: retained, rings: rings, largeBuffers: large, largeLinks: largeLinks, messages: messages,
       messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
       rxLinks: rxLinks, txData: txData, txLinks: txLinks, passwordText: passwordText,

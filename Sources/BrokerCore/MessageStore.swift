@@ -10,6 +10,9 @@ import Bounded
 import MQTTWire
 
 let messageNone: UInt32 = .max
+/// The message being routed, not stored: read in place from the publisher's receive buffer
+/// (see `MessageStore.setTransient`).
+let messageTransient: UInt32 = .max - 1
 
 struct StoredMessage {
   var data = ChunkQueue()
@@ -37,6 +40,12 @@ final class MessageStore {
   let pool: ChunkPool
   var freeHead: UInt32
   private(set) var count = 0
+  /// The transient message: a QoS 0 PUBLISH that no recipient has to keep (every one gets it
+  /// straight into its send queue) is encoded from the receive buffer, not copied in here.
+  var transient = StoredMessage()
+  var transientTopic = UnsafeRawBufferPointer(start: nil, count: 0)
+  var transientProperties: Properties? = nil
+  var transientPayload = UnsafeRawBufferPointer(start: nil, count: 0)
 
   init(headers: UnsafeMutableBufferPointer<StoredMessage>, data: UnsafeMutableRawPointer,
        links: UnsafeMutableBufferPointer<UInt32>, chunkBytes: Int) {
@@ -89,6 +98,33 @@ final class MessageStore {
     return m
   }
 
+  /// Makes `messageTransient` name these bytes until `clearTransient` (while one PUBLISH is
+  /// routed; the bytes stay valid that long).
+  func setTransient(
+    topic: UnsafeRawBufferPointer, properties: Properties?, payload: UnsafeRawBufferPointer, qos: QoS,
+    expiresAt: UInt64, publisher: UInt32
+  ) -> UInt32 {
+    let propertiesCount = properties?.byteCount(excluding: propertiesRewritten) ?? 0
+    transient = StoredMessage()
+    transient.data.count = topic.count + propertiesCount + payload.count
+    transient.expiresAt = expiresAt
+    transient.publisher = publisher
+    transient.propertiesCount = UInt32(propertiesCount)
+    transient.topicCount = UInt16(topic.count)
+    transient.qos = qos
+    transientTopic = topic
+    transientProperties = properties
+    transientPayload = payload
+    return messageTransient
+  }
+
+  func clearTransient() {
+    transient = StoredMessage()
+    transientTopic = UnsafeRawBufferPointer(start: nil, count: 0)
+    transientProperties = nil
+    transientPayload = UnsafeRawBufferPointer(start: nil, count: 0)
+  }
+
   func retain(_ m: UInt32) {
     headers[Int(m)].refs += 1
   }
@@ -104,21 +140,21 @@ final class MessageStore {
     count -= 1
   }
 
-  subscript(_ m: UInt32) -> StoredMessage { headers[Int(m)] }
+  subscript(_ m: UInt32) -> StoredMessage { m == messageTransient ? transient : headers[Int(m)] }
 
   func payloadCount(_ m: UInt32) -> Int {
-    let h = headers[Int(m)]
+    let h = self[m]
     return h.data.count - Int(h.topicCount) - Int(h.propertiesCount)
   }
 
   func expired(_ m: UInt32, now: UInt64) -> Bool {
-    let at = headers[Int(m)].expiresAt
+    let at = self[m].expiresAt
     return at != 0 && now >= at
   }
 
   /// Seconds left before expiry, rounded up, for the forwarded Message Expiry Interval.
   func secondsLeft(_ m: UInt32, now: UInt64) -> UInt32? {
-    let at = headers[Int(m)].expiresAt
+    let at = self[m].expiresAt
     guard at != 0 else { return nil }
     return at > now ? UInt32((at - now + 999) / 1000) : 0
   }
@@ -128,15 +164,21 @@ final class MessageStore {
   }
 
   func writeTopic<S: ByteSink>(_ m: UInt32, into s: inout S) {
+    if m == messageTransient { return s.write(transientTopic) }
     write(m, from: 0, count: Int(headers[Int(m)].topicCount), into: &s)
   }
 
   func writeProperties<S: ByteSink>(_ m: UInt32, into s: inout S) {
+    if m == messageTransient {
+      transientProperties?.write(excluding: propertiesRewritten, into: &s)
+      return
+    }
     let h = headers[Int(m)]
     write(m, from: Int(h.topicCount), count: Int(h.propertiesCount), into: &s)
   }
 
   func writePayload<S: ByteSink>(_ m: UInt32, into s: inout S) {
+    if m == messageTransient { return s.write(transientPayload) }
     let h = headers[Int(m)]
     let start = Int(h.topicCount) + Int(h.propertiesCount)
     write(m, from: start, count: h.data.count - start, into: &s)
@@ -145,6 +187,7 @@ final class MessageStore {
   /// The topic as one contiguous buffer: in place when it fits the first chunk, else copied
   /// into `scratch` (which holds any topic: 65535 bytes, or max_packet_size when smaller).
   func topic(_ m: UInt32, scratch: UnsafeMutableRawBufferPointer) -> UnsafeRawBufferPointer {
+    if m == messageTransient { return transientTopic }
     let h = headers[Int(m)]
     let n = Int(h.topicCount)
     if n <= pool.chunkBytes - Int(h.data.headStart) && h.data.head != chunkNone {

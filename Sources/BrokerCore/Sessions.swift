@@ -54,6 +54,9 @@ struct Session {
   var deliveryStamp: UInt32 = 0
   /// Its position in the fan-out scratch for that publish.
   var fanoutIndex: UInt32 = 0
+  /// Some in-flight entries are `unsent` (marked when the connection went): `pump` walks the
+  /// in-flight list only then, not for every message.
+  var resending = false
   /// Offline: when the session ends (ms; 0 = never).
   var expiresAt: UInt64 = 0
   /// Offline with a delayed will: when the will is published (ms; 0 = no will pending).

@@ -4,12 +4,22 @@
 // client's subscription costs 64 + 28 bytes, not max_topic_length. Entries of one session are linked so that removing a session's
 // subscriptions touches only them; free entries form a free list. A shared subscription
 // ($share/group/filter) is stored whole; `matchOffset` is where its filter starts.
-// Matching scans the used entries (O(subscriptions) per publish); a topic tree can replace
-// the scan behind the same interface (add / remove / removeAll / filter / matchFilter).
+// Matching: a filter without wildcards (most are) is found through a hash index of exact
+// filters (buckets of entry chains; one hash of the topic and a walk of one bucket per
+// publish), and only the wildcard and shared filters are scanned with Topic.matches
+// (`forEachMatch`). Buckets hold entry + 1 (0 = empty); there is one per subscription
+// (rounded up to a power of two), 4 bytes each, in the plan as "subscription index".
 import Bounded
 import MQTTWire
 
 let subscriptionNone: UInt32 = .max
+
+/// FNV-1a, 32 bits: the hash of the subscription and session indexes.
+func fnv1a(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+  var h: UInt32 = 2_166_136_261
+  for b in bytes { h = (h ^ UInt32(b)) &* 16_777_619 }
+  return h
+}
 
 struct Subscription {
   /// Owning session, or subscriptionNone when the entry is free.
@@ -26,6 +36,12 @@ struct Subscription {
   var options = SubscriptionOptions(qos: .atMostOnce)
   /// The long slot holding the filter, or longNone when it is in the short slot.
   var longSlot: UInt32 = longNone
+  /// Neighbours in the entry's match list: its hash bucket's chain (exact filters) or the
+  /// list of wildcard and shared filters.
+  var matchNext: UInt32 = subscriptionNone
+  var matchPrev: UInt32 = subscriptionNone
+  /// Whether the entry is in the wildcard/shared list (else in a hash bucket).
+  var scanned = false
   var shared: Bool { matchOffset != 0 }
 }
 
@@ -44,11 +60,26 @@ struct SubscriptionTable {
   /// Entries [0, highWater) have been used at least once; scans stop there.
   var highWater = 0
   var count = 0
+  /// Hash index of exact filters: a power-of-two count of chain heads, entry + 1 (0 = empty).
+  let buckets: UnsafeMutableBufferPointer<UInt32>
+  /// Head of the list of wildcard and shared filters.
+  var scanHead: UInt32 = subscriptionNone
+
+  /// Buckets for `subscriptions` entries: the power of two at or above it (at least 1).
+  static func bucketCount(_ subscriptions: Int) -> Int {
+    var n = 1
+    while n < subscriptions { n <<= 1 }
+    return n
+  }
 
   init(
     entries: UnsafeMutableBufferPointer<Subscription>, shortFilters: UnsafeMutableRawPointer,
-    longFilters: UnsafeMutableRawPointer, longFree: UnsafeMutableBufferPointer<UInt32>, filterBytesMax: Int
+    longFilters: UnsafeMutableRawPointer, longFree: UnsafeMutableBufferPointer<UInt32>, filterBytesMax: Int,
+    buckets: UnsafeMutableBufferPointer<UInt32>
   ) {
+    precondition(buckets.count > 0 && buckets.count & (buckets.count - 1) == 0, "bucket count a power of two")
+    buckets.initialize(repeating: 0)  // every bucket empty
+    self.buckets = buckets
     self.entries = entries
     self.shortFilters = shortFilters
     self.longFilters = longFilters
@@ -84,6 +115,61 @@ struct SubscriptionTable {
   func matchFilter(_ i: Int) -> UnsafeRawBufferPointer {
     let offset = Int(entries[i].matchOffset)
     return UnsafeRawBufferPointer(start: filterBase(i) + offset, count: Int(entries[i].filterCount) - offset)
+  }
+
+  /// FNV-1a of the bytes, reduced to a bucket.
+  func bucket(_ bytes: UnsafeRawBufferPointer) -> Int { Int(fnv1a(bytes)) & (buckets.count - 1) }
+
+  /// Calls `body` with every entry whose filter matches the topic name: the exact filters
+  /// equal to it (one bucket) and the wildcard and shared filters that match it.
+  func forEachMatch(_ topic: UnsafeRawBufferPointer, _ body: (Int) -> Void) {
+    var e = buckets[bucket(topic)]
+    var i = e == 0 ? subscriptionNone : e - 1
+    while i != subscriptionNone {
+      let ix = Int(i)
+      if Int(entries[ix].filterCount) == topic.count && filter(ix).bytesEqual(topic) { body(ix) }
+      i = entries[ix].matchNext
+    }
+    e = scanHead
+    while e != subscriptionNone {
+      let ix = Int(e)
+      if Topic.matches(filter: matchFilter(ix), name: topic) { body(ix) }
+      e = entries[ix].matchNext
+    }
+  }
+
+  private mutating func link(_ i: UInt32) {
+    let ix = Int(i)
+    let f = matchFilter(ix)
+    var wild = entries[ix].shared
+    for b in f where b == UInt8(ascii: "+") || b == UInt8(ascii: "#") { wild = true }
+    entries[ix].scanned = wild
+    entries[ix].matchPrev = subscriptionNone
+    if wild {
+      entries[ix].matchNext = scanHead
+      if scanHead != subscriptionNone { entries[Int(scanHead)].matchPrev = i }
+      scanHead = i
+    } else {
+      let b = bucket(f)
+      let head = buckets[b] == 0 ? subscriptionNone : buckets[b] - 1
+      entries[ix].matchNext = head
+      if head != subscriptionNone { entries[Int(head)].matchPrev = i }
+      buckets[b] = i + 1
+    }
+  }
+
+  private mutating func unlink(_ i: UInt32) {
+    let ix = Int(i)
+    let next = entries[ix].matchNext
+    let prev = entries[ix].matchPrev
+    if next != subscriptionNone { entries[Int(next)].matchPrev = prev }
+    if prev != subscriptionNone {
+      entries[Int(prev)].matchNext = next
+    } else if entries[ix].scanned {
+      scanHead = next
+    } else {
+      buckets[bucket(matchFilter(ix))] = next == subscriptionNone ? 0 : next + 1
+    }
   }
 
   func find(head: UInt32, filter: UnsafeRawBufferPointer) -> UInt32? {
@@ -123,6 +209,7 @@ struct SubscriptionTable {
       owner: owner, next: head, identifier: identifier, lastTurn: 0, filterCount: UInt16(filter.count),
       matchOffset: UInt16(matchOffset), options: options, longSlot: slot)
     filterBase(idx).copyMemory(from: filter.baseAddress!, byteCount: filter.count)
+    link(e)
     head = e
     highWater = max(highWater, idx + 1)
     count += 1
@@ -157,6 +244,7 @@ struct SubscriptionTable {
   }
 
   private mutating func free(_ i: UInt32) {
+    unlink(i)
     let long = entries[Int(i)].longSlot
     if long != longNone {
       longFree[longFreeCount] = long

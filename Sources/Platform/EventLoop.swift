@@ -3,6 +3,8 @@
 //   2. accept up to `acceptsPerTurn` connections per readable listener;
 //   3. read each readable connection into the buffer the core hands out, at most
 //      `readsPerEvent` reads, and let the core parse every complete packet;
+//      A connection's own output from that read (acknowledgements, CONNACK) is flushed
+//      right after it;
 //   4. tick the core's timers; 5. apply the core's effects: flush each connection with
 //      output (one writev of all its queued chunks, EPOLLOUT armed only after EAGAIN), close
 //      what the core closed (after one last flush), and update read interest.
@@ -196,7 +198,19 @@ public final class EventLoop {
       }
       return
     }
-    if events & UInt32(CP_EV_IN | CP_EV_HUP | CP_EV_ERR) != 0 { read(id, now: now) }
+    if events & UInt32(CP_EV_IN | CP_EV_HUP | CP_EV_ERR) != 0 {
+      read(id, now: now)
+      // Its own answers (CONNACK, SUBACK, acknowledgements, a QoS 1/2 window refilled by its
+      // PUBACKs) go at once: the send chunk returns to the pool before the next connection
+      // takes one (a burst of connecting clients touches one chunk, not one per client), and
+      // a subscriber's next window leaves without waiting for the rest of the turn.
+      if events & UInt32(CP_EV_OUT) == 0 && sockets[s].interest & UInt32(CP_EV_OUT) == 0
+        && broker.outputCount(id) > 0
+      {
+        flush(id)
+        return
+      }
+    }
     if events & UInt32(CP_EV_OUT) != 0 { flush(id) }
   }
 

@@ -13,8 +13,8 @@ import Testing
 /// Reservation offsets in plan order (the order of plan.memory.lines).
 func offsets(_ p: BrokerPlan) -> [Int] {
   [
-    p.connections.offset, p.sockets.offset, p.loopBuffers.offset, p.sessions.offset, p.clientIDs.offset,
-    p.qos2IDs.offset, p.aliases.offset, p.subscriptions.offset, p.filters.offset, p.longFilters.offset, p.longFree.offset, p.fanout.offset,
+    p.connections.offset, p.sockets.offset, p.loopBuffers.offset, p.sessions.offset, p.clientIDs.offset, p.sessionBuckets.offset, p.sessionLinks.offset,
+    p.qos2IDs.offset, p.aliases.offset, p.subscriptions.offset, p.subscriptionBuckets.offset, p.filters.offset, p.longFilters.offset, p.longFree.offset, p.fanout.offset,
     p.topicScratch.offset, p.retained.offset, p.rings.offset, p.largeBuffers.offset, p.largeLinks.offset,
     p.messages.offset, p.messageData.offset, p.messageLinks.offset, p.entries.offset,
     p.rxData.offset, p.rxLinks.offset, p.txData.offset, p.txLinks.offset,
@@ -92,9 +92,12 @@ struct PlanTests {
       ("event loop buffers", 1, 8192),
       ("sessions", sessions, nil),
       ("client identifiers", sessions, limits.clientIDBytesMax),
+      ("session index", SubscriptionTable.bucketCount(sessions), 4),
+      ("session index links", sessions, 4),
       ("inbound QoS 2 ids", sessions * limits.inflightMax, 2),
       ("topic aliases", n * limits.topicAliasMax, 4),
       ("subscriptions", limits.subscriptionsMax, nil),
+      ("subscription index", SubscriptionTable.bucketCount(limits.subscriptionsMax), 4),
       ("subscription filters", limits.subscriptionsMax, min(64, limits.topicBytesMax)),
       ("long subscription filters", long, limits.topicBytesMax),
       ("long filter free list", long, 4),
@@ -124,7 +127,7 @@ struct PlanTests {
     arguments: PlanTests.shapes.map(\.1))
   func poolSplit(limits: Limits) throws {
     let plan = try BrokerPlan.make(limits)
-    let fixedLines = plan.memory.lines.prefix(17)
+    let fixedLines = plan.memory.lines.prefix(20)
     let fixed = (fixedLines.last.map { Int64(plan.largeLinks.offset) + $0.totalBytes } ?? 0) + Int64(9 * Arena.alignment)
     let left = Int64(limits.memoryBudgetBytes) - fixed
     let perChunk = Int64(limits.chunkBytes + 4)
@@ -173,7 +176,7 @@ struct PlanTests {
     // The named consumer is indeed the largest line placed before the chunks.
     var big = limits
     big.memoryBudgetBytes = 1 << 40
-    let fixed = try BrokerPlan.make(big).memory.lines.prefix(17)
+    let fixed = try BrokerPlan.make(big).memory.lines.prefix(20)
     let largest = fixed.max { $0.totalBytes < $1.totalBytes }
     #expect(largest.map { "\($0.name)" } == consumer)
   }
