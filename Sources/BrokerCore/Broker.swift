@@ -75,6 +75,8 @@ public final class Broker {
   /// $SYS: when the next statistics are due, and when the broker first ticked.
   var nextSysMs: UInt64 = 0
   var startMs: UInt64? = nil
+  /// The platform's handler for client events (connection log lines); see Events.swift.
+  public var clientEvents: ((ConnectionID, ClientEvent) -> Void)? = nil
   static let scanIntervalMs: UInt64 = 100
   /// How long a publisher without keep alive may stay paused by back-pressure.
   static let pauseMaxMs: UInt64 = 60_000

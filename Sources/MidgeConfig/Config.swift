@@ -4,6 +4,21 @@
 // Every error names its origin and line ("FILE:LINE: message"); an unknown key is an error.
 import BrokerCore
 
+extension LogLevel {
+  /// The `log_type` value naming this level.
+  var configName: StaticString {
+    switch self {
+    case .error: return "error"
+    case .warning: return "warning"
+    case .notice: return "notice"
+    case .information: return "information"
+    case .subscribe: return "subscribe"
+    case .unsubscribe: return "unsubscribe"
+    case .debug: return "debug"
+    }
+  }
+}
+
 public struct ListenerConfig {
   public var port: UInt16
   /// Address literal as bytes, NUL-terminated for C; nil means every IPv4 interface.
@@ -54,6 +69,8 @@ public struct Settings {
   /// `--memory`: applied after the config file.
   public var memoryOverride: Int?
   public var verbose = false
+  /// log_dest, log_type, connection_messages, log_timestamp, log_timestamp_format.
+  public var log = LogSettings()
 
   public init() {}
 
@@ -73,6 +90,24 @@ public struct Settings {
   public func anonymousAllowed(_ l: ListenerConfig) -> Bool { allowAnonymous ?? (l.isLoopback && passwordFile == nil) }
 }
 
+/// Logging as Mosquitto configures it: `log_dest` and `log_type` lines add up (the first one
+/// replaces the default), `none` clears.
+public struct LogSettings {
+  public static let stderr: UInt8 = 1, stdout: UInt8 = 2, syslog: UInt8 = 4, file: UInt8 = 8
+  /// Destinations (bits above, the platform's CP_LOG_*); Mosquitto's default is stderr.
+  public var destinations: UInt8 = LogSettings.stderr
+  public var filePath: String?
+  /// Levels logged (LogLevel bits); Mosquitto's default is error, warning, notice, information.
+  public var types: UInt8 = LogLevel.defaultMask
+  public var connectionMessages = true
+  public var timestamp = true
+  /// strftime format of the time prefix; nil: seconds since 1970.
+  public var timestampFormat: String?
+  var destinationsSet = false
+  var typesSet = false
+  public init() {}
+}
+
 public struct ConfigError: Error {
   public let message: String
   public init(_ message: String) { self.message = message }
@@ -90,7 +125,7 @@ public enum Config {
       -p, --port PORT         listen on 127.0.0.1:PORT (default 127.0.0.1:1883)
           --memory SIZE       memory budget, e.g. 16MiB (overrides memory_budget)
           --plan              print the memory plan and exit
-      -v, --verbose           log every connection and disconnection
+      -v, --verbose           log everything (log_type all)
       -h, --help              print this help and exit
           --version           print the version and board and exit
 
@@ -113,7 +148,7 @@ public enum Config {
       } else if eq(a, "--plan") {
         s.action = .plan
       } else if eq(a, "-v") || eq(a, "--verbose") {
-        s.verbose = true
+        s.verbose = true  // log_type all, as Mosquitto's -v
       } else if eq(a, "-c") || eq(a, "--config-file") {
         s.configPath = text(try value(a))
       } else if eq(a, "-p") || eq(a, "--port") {
@@ -293,8 +328,86 @@ public enum Config {
       s.limits.socketSendBufferBytes = try size(0, 16 << 20)
     } else if eq(key, "socket_receive_buffer") {
       s.limits.socketReceiveBufferBytes = try size(0, 16 << 20)
+    } else if eq(key, "log_dest") || eq(key, "log_type") || eq(key, "connection_messages") || eq(key, "log_timestamp")
+      || eq(key, "log_timestamp_format")
+    {
+      try applyLog(w, into: &s.log)
     } else {
       throw ConfigError("unknown key '\(text(key))'")
+    }
+  }
+
+  static func applyLog(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    let key = w[0]
+    func flag() throws(ConfigError) -> Bool {
+      guard w.count == 2 else { throw ConfigError("'\(text(key))' takes exactly one value") }
+      if eq(w[1], "true") { return true }
+      if eq(w[1], "false") { return false }
+      throw ConfigError("invalid value '\(text(w[1]))' for '\(text(key))' (true or false)")
+    }
+    if eq(key, "connection_messages") {
+      log.connectionMessages = try flag()
+    } else if eq(key, "log_timestamp") {
+      log.timestamp = try flag()
+    } else if eq(key, "log_timestamp_format") {
+      // The rest of the line, spaces included, as Mosquitto reads it.
+      guard w.count >= 2 else { throw ConfigError("'log_timestamp_format' takes a strftime format") }
+      var format: [UInt8] = w[1]
+      for word in w.dropFirst(2) { format += [0x20] + word }
+      guard format.count < 64 else { throw ConfigError("'log_timestamp_format' is longer than 63 bytes") }
+      log.timestampFormat = text(format)
+    } else if eq(key, "log_dest") {
+      let choices = "stderr, stdout, syslog, file PATH or none"
+      guard w.count >= 2 else { throw ConfigError("'log_dest' takes \(choices)") }
+      if !log.destinationsSet {
+        log.destinations = 0
+        log.destinationsSet = true
+      }
+      let v = w[1]
+      if eq(v, "file") {
+        guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
+        guard log.filePath == nil else { throw ConfigError("'log_dest file' given twice (midge writes one log file)") }
+        log.destinations |= LogSettings.file
+        log.filePath = text(w[2])
+        return
+      }
+      guard w.count == 2 else { throw ConfigError("'log_dest \(text(v))' takes no further value") }
+      if eq(v, "stderr") {
+        log.destinations |= LogSettings.stderr
+      } else if eq(v, "stdout") {
+        log.destinations |= LogSettings.stdout
+      } else if eq(v, "syslog") {
+        log.destinations |= LogSettings.syslog
+      } else if eq(v, "none") {
+        log.destinations = 0
+        log.filePath = nil
+      } else if eq(v, "topic") || eq(v, "dlt") || eq(v, "android") {
+        throw ConfigError("'log_dest \(text(v))' is not supported (\(choices))")
+      } else {
+        throw ConfigError("invalid value '\(text(v))' for 'log_dest' (\(choices))")
+      }
+    } else {
+      let choices = "error, warning, notice, information, subscribe, unsubscribe, debug, all or none"
+      guard w.count == 2 else { throw ConfigError("'log_type' takes exactly one value (\(choices))") }
+      if !log.typesSet {
+        log.types = 0
+        log.typesSet = true
+      }
+      let v = w[1]
+      if eq(v, "all") {
+        log.types = LogLevel.allMask
+      } else if eq(v, "none") {
+        log.types = 0
+      } else if eq(v, "websockets") {
+        throw ConfigError("'log_type websockets' is not supported (midge has no WebSockets listener)")
+      } else {
+        var found = false
+        for level in LogLevel.allCases where eq(v, level.configName) {
+          log.types |= level.rawValue
+          found = true
+        }
+        guard found else { throw ConfigError("invalid value '\(text(v))' for 'log_type' (\(choices))") }
+      }
     }
   }
 

@@ -14,9 +14,12 @@ import CPlatform
 public struct ListenerSocket {
   public let fd: Int32
   public let anonymousAllowed: Bool
-  public init(fd: Int32, anonymousAllowed: Bool) {
+  /// The port, for log lines ("New connection from ... on port 1883.").
+  public let port: UInt16
+  public init(fd: Int32, anonymousAllowed: Bool, port: UInt16 = 0) {
     self.fd = fd
     self.anonymousAllowed = anonymousAllowed
+    self.port = port
   }
 }
 
@@ -44,6 +47,8 @@ public final class EventLoop {
   let eventTokens: UnsafeMutablePointer<UInt64>
   let slices: UnsafeMutablePointer<IOSlice>
   let verbose: Bool
+  /// `connection_messages`: log connections and disconnections (ConnectionLog.swift).
+  public var connectionMessages = true
   /// Listeners are taken out of the poller for a moment when the process runs out of file
   /// descriptors (EMFILE), instead of spinning on a readable listener.
   var listenersPausedUntil: UInt64 = 0
@@ -71,6 +76,8 @@ public final class EventLoop {
       let rc = cp_epoll_add(epoll, l.fd, UInt32(CP_EV_IN), EventLoop.listenerTokenBit | UInt64(i))
       guard rc == 0 else { throw PlatformError(operation: "epoll_ctl(listener)", errno: -rc) }
     }
+    // Client events become log lines; the closure is made here, at startup (it allocates).
+    broker.clientEvents = { [unowned(unsafe) self] id, event in self.logClientEvent(id, event) }
   }
 
   /// Runs until a stop signal; then closes every connection and returns.
@@ -80,7 +87,7 @@ public final class EventLoop {
       if cp_take_hangup() != 0 {
         // Reloading files (password_file) is not implemented yet: say so rather than die,
         // which would be SIGHUP's default action.
-        Log.line { $0.add("SIGHUP: reload not supported yet; password_file stays as loaded at startup") }
+        Log.line(.notice) { $0.add("SIGHUP: reload not supported yet; password_file stays as loaded at startup") }
       }
     }
     broker.shutdown()
@@ -136,6 +143,7 @@ public final class EventLoop {
       }
       let s = Int(id.slot)
       sockets[s] = SocketRecord(fd: fd, interest: UInt32(CP_EV_IN))
+      logAccepted(fd, port: listener.port)
       let rc = cp_epoll_add(epoll, fd, UInt32(CP_EV_IN), id.token)
       if rc != 0 { broker.peerClosed(id, reason: .ioError) }
     }
@@ -145,7 +153,7 @@ public final class EventLoop {
     guard listenersPausedUntil == 0 else { return }
     listenersPausedUntil = now + 100
     for l in listeners { _ = cp_epoll_delete(epoll, l.fd) }
-    Log.line { $0.add("warning: out of file descriptors; not accepting for 100 ms") }
+    Log.line(.warning) { $0.add("out of file descriptors; not accepting for 100 ms") }
   }
 
   func resumeListeners() {
@@ -239,14 +247,6 @@ public final class EventLoop {
         let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
         let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))
         if n > 0 { broker.wrote(id, count: n) }
-      }
-      if verbose, let reason = broker.closeReason(id) {
-        Log.line { l in
-          l.add("connection ")
-          l.add(Int(id.slot))
-          l.add(" closed: ")
-          l.add(reason.name)
-        }
       }
       _ = cp_epoll_delete(epoll, sockets[s].fd)
       _ = cp_close(sockets[s].fd)

@@ -84,13 +84,14 @@ enum CLI {
   static func run(_ settings: Settings, _ plan: BrokerPlan) -> Int32 {
     let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
     let nofile = System.raiseOpenFileLimit(wanted)
+    guard configureLog(settings) else { return 1 }
     // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
     System.installStopHandlers()
     var sockets: [ListenerSocket] = []
     for l in settings.effectiveListeners {
       do throws(SystemError) {
         let fd = try System.listen(address: l.address, port: l.port)
-        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l)))
+        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port))
       } catch {
         let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
         fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
@@ -112,14 +113,15 @@ enum CLI {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
       return 1
     }
+    loop.connectionMessages = settings.log.connectionMessages
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
-      out("\(stamp()): midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))\n", to: .standardError)
+      Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))")
     }
     if nofile >= 0 && nofile < wanted {
-      out("\(stamp()): warning: open file limit \(nofile) is below max_connections + listeners\n", to: .standardError)
+      Log.text(.warning, "open file limit \(nofile) is below max_connections + listeners")
     }
-    out("\(stamp()): memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved\n", to: .standardError)
+    Log.text(.information, "memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved")
     // Startup ends here: from now on the broker allocates nothing (counted; see CAllocHook).
     AllocationGuard.seal()
     System.notifyServiceManager("READY=1")  // systemd Type=notify: listeners are open
@@ -129,10 +131,25 @@ enum CLI {
     AllocationGuard.unseal()
     if AllocationGuard.isEnabled {
       let startup = AllocationGuard.startupAllocations
-      out("\(stamp()): allocations: \(startup) at startup, \(after) after startup\n", to: .standardError)
+      Log.text(.notice, "allocations: \(startup) at startup, \(after) after startup")
     }
-    out("\(stamp()): midge stopped\n", to: .standardError)
+    if Log.writeErrors > 0 { Log.text(.warning, "\(Log.writeErrors) log lines could not be written") }
+    Log.text(.notice, "midge stopped")
     return 0
+  }
+
+  /// Opens the log destinations (log_dest file: an error when the file cannot be opened).
+  static func configureLog(_ settings: Settings) -> Bool {
+    let log = settings.log
+    let types = settings.verbose ? LogLevel.allMask : log.types
+    let rc = Log.configure(
+      destinations: log.destinations, types: types, timestamp: log.timestamp, timeFormat: log.timestampFormat,
+      filePath: log.destinations & LogSettings.file != 0 ? log.filePath : nil)
+    guard rc == 0 else {
+      fail("cannot open log file '\(log.filePath ?? "")': \(SystemError(errno: rc).description)")
+      return false
+    }
+    return true
   }
 
   /// Reads and parses the password_file into regions reserved here, at startup (never freed).
@@ -200,7 +217,6 @@ enum CLI {
     return left ? s + fill : fill + s
   }
 
-  static func stamp() -> String { "\(System.unixSeconds)" }
 
   static func out(_ s: String, to stream: System.Stream = .standardOutput) { System.write(s, to: stream) }
 
