@@ -87,6 +87,7 @@ extension Broker {
 
   func handleConnect(_ s: Int, _ c: Connect, now: UInt64) {
     let v5 = c.version == .v5
+    stats.connectsReceived &+= 1
     if connections[s].flags.contains(.refusing) {
       // max_connections clients are connected: answer in protocol, then close.
       stats.connectionsRefusedFull &+= 1

@@ -83,6 +83,7 @@ public final class EventLoop {
   /// Runs until a stop signal; then closes every connection and returns.
   public func run() {
     while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
+      broker.logWriteErrors = Log.writeErrors  // for $SYS/broker/midge/log/write_errors
       turn(timeoutMs: timeout(now: cp_monotonic_ms()))
       if cp_take_hangup() != 0 {
         // Reloading files (password_file) is not implemented yet: say so rather than die,

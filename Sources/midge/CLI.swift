@@ -106,6 +106,7 @@ enum CLI {
     let arena = Arena(plan.memory)
     let broker = Broker(plan: plan, arena: arena)
     broker.passwords = passwords
+    broker.versionText = version
     let loop: EventLoop
     do throws(PlatformError) {
       loop = try EventLoop(broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose)
