@@ -71,6 +71,14 @@ public struct Settings {
   public var verbose = false
   /// log_dest, log_type, connection_messages, log_timestamp, log_timestamp_format.
   public var log = LogSettings()
+  /// `pid_file`: the process id is written there at startup, and the file removed at exit.
+  public var pidFile: String?
+  /// `persistence`: midge keeps nothing on disk yet; `true` is accepted with a startup warning
+  /// (a stock mosquitto.conf has it), never silently. Also `persistence_location`.
+  public var persistence = false
+  public var persistenceLocation: String?
+  /// Lines accepted but not fully honoured, "FILE:LINE: text", logged as warnings at startup.
+  public var warnings: [String] = []
 
   public init() {}
 
@@ -193,10 +201,16 @@ public enum Config {
           }
           try include(Config.text(words[1]), &s)  // its files' errors name their own file:line
         } else {
+          let warned = s.warnings.count
           do throws(ConfigError) {
             try apply(words, origin: origin, into: &s)
           } catch {
             throw ConfigError("\(origin):\(lineNumber): \(error.message)")
+          }
+          var k = warned
+          while k < s.warnings.count {
+            s.warnings[k] = "\(origin):\(lineNumber): " + s.warnings[k]
+            k += 1
           }
         }
       }
@@ -328,6 +342,23 @@ public enum Config {
       s.limits.socketSendBufferBytes = try size(0, 16 << 20)
     } else if eq(key, "socket_receive_buffer") {
       s.limits.socketReceiveBufferBytes = try size(0, 16 << 20)
+    } else if eq(key, "pid_file") {
+      s.pidFile = text(try one())
+    } else if eq(key, "persistence") {
+      s.persistence = try flag()
+      if s.persistence {
+        s.warnings.append(
+          "persistence true: midge does not persist anything yet; sessions, retained and queued messages "
+            + "are kept in memory only and are LOST when midge stops")
+      }
+    } else if eq(key, "persistence_location") {
+      s.persistenceLocation = text(try one())  // where persistence will write once it exists
+    } else if eq(key, "persistence_file") {
+      _ = try one()  // only meaningful with persistence, which warns
+    } else if eq(key, "autosave_interval") {
+      _ = try count(0, Int(Int32.max))  // only meaningful with persistence, which warns
+    } else if eq(key, "autosave_on_changes") {
+      _ = try flag()
     } else if eq(key, "log_dest") || eq(key, "log_type") || eq(key, "connection_messages") || eq(key, "log_timestamp")
       || eq(key, "log_timestamp_format")
     {

@@ -85,6 +85,15 @@ enum CLI {
     let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
     let nofile = System.raiseOpenFileLimit(wanted)
     guard configureLog(settings) else { return 1 }
+    for warning in settings.warnings { Log.text(.warning, warning) }
+    if let path = settings.pidFile {
+      do throws(SystemError) {
+        try System.writePidFile(path)
+      } catch {
+        fail("cannot write pid_file '\(path)': \(error.description)")
+        return 1
+      }
+    }
     // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
     System.installStopHandlers()
     var sockets: [ListenerSocket] = []
@@ -95,12 +104,16 @@ enum CLI {
       } catch {
         let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
         fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
+        removePidFile(settings)
         return 1
       }
     }
     var passwords: PasswordTable? = nil
     if let path = settings.passwordFile {
-      guard let table = loadPasswords(path, settings) else { return 1 }
+      guard let table = loadPasswords(path, settings) else {
+        removePidFile(settings)
+        return 1
+      }
       passwords = table
     }
     let arena = Arena(plan.memory)
@@ -112,6 +125,7 @@ enum CLI {
       loop = try EventLoop(broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose)
     } catch {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
+      removePidFile(settings)
       return 1
     }
     loop.connectionMessages = settings.log.connectionMessages
@@ -135,8 +149,13 @@ enum CLI {
       Log.text(.notice, "allocations: \(startup) at startup, \(after) after startup")
     }
     if Log.writeErrors > 0 { Log.text(.warning, "\(Log.writeErrors) log lines could not be written") }
+    removePidFile(settings)
     Log.text(.notice, "midge stopped")
     return 0
+  }
+
+  static func removePidFile(_ settings: Settings) {
+    if let path = settings.pidFile { System.removeFile(path) }
   }
 
   /// Opens the log destinations (log_dest file: an error when the file cannot be opened).

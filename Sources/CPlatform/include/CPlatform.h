@@ -98,4 +98,9 @@ uint64_t cp_log_write_errors(void);
 // into buf (cap >= 64). Returns the length, or 0 when unknown. No allocation.
 int cp_peer_address(int fd, char *buf, size_t cap);
 
+// pid_file (pidfile.c): writes the process id and a newline to path, replacing it; 0 or -errno.
+int cp_pid_file_write(const char *path);
+// unlink(2); 0 or -errno.
+int cp_remove_file(const char *path);
+
 #endif
