@@ -41,6 +41,12 @@ extension Broker {
     return clientID(connections[s].session)
   }
 
+  /// The connection in `slot`, unless the slot is free (the platform walks its socket table).
+  public func connection(at slot: Int) -> ConnectionID? {
+    guard slot < connections.count, connections[slot].state != .free else { return nil }
+    return id(slot)
+  }
+
   /// The protocol level of the connection's CONNECT: 3 (MQTT 3.1), 4 (3.1.1) or 5.
   public func protocolLevel(_ id: ConnectionID) -> UInt8 {
     guard let s = live(id) else { return 0 }

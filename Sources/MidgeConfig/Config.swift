@@ -77,6 +77,8 @@ public struct Settings {
   /// (a stock mosquitto.conf has it), never silently. Also `persistence_location`.
   public var persistence = false
   public var persistenceLocation: String?
+  /// `shutdown_flush_timeout`: seconds queued output is flushed for when stopping.
+  public var shutdownFlushSeconds = 2
   /// Lines accepted but not fully honoured, "FILE:LINE: text", logged as warnings at startup.
   public var warnings: [String] = []
 
@@ -342,6 +344,8 @@ public enum Config {
       s.limits.socketSendBufferBytes = try size(0, 16 << 20)
     } else if eq(key, "socket_receive_buffer") {
       s.limits.socketReceiveBufferBytes = try size(0, 16 << 20)
+    } else if eq(key, "shutdown_flush_timeout") {
+      s.shutdownFlushSeconds = try count(0, 3600)
     } else if eq(key, "pid_file") {
       s.pidFile = text(try one())
     } else if eq(key, "persistence") {

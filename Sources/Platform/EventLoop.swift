@@ -49,6 +49,9 @@ public final class EventLoop {
   let verbose: Bool
   /// `connection_messages`: log connections and disconnections (ConnectionLog.swift).
   public var connectionMessages = true
+  /// `shutdown_flush_timeout`: how long queued output is flushed when stopping (Shutdown.swift).
+  public var shutdownFlushMs: UInt64 = EventLoop.shutdownFlushMsDefault
+  public static let shutdownFlushMsDefault: UInt64 = 2000
   /// Listeners are taken out of the poller for a moment when the process runs out of file
   /// descriptors (EMFILE), instead of spinning on a readable listener.
   var listenersPausedUntil: UInt64 = 0
@@ -91,9 +94,18 @@ public final class EventLoop {
         Log.line(.notice) { $0.add("SIGHUP: reload not supported yet; password_file stays as loaded at startup") }
       }
     }
+    let unsent = drainOutput()  // listeners closed; queued output flushed, bounded in time
+    if unsent > 0 {
+      Log.line(.warning) { l in
+        l.add("shutdown: ")
+        l.add(unsent)
+        l.add(" connections still had unsent output after ")
+        l.add(Int(shutdownFlushMs))
+        l.add(" ms")
+      }
+    }
     broker.shutdown()
     applyEffects()
-    for l in listeners { _ = cp_close(l.fd) }
   }
 
   /// One pass of the loop (public for tests that drive the loop step by step).

@@ -129,6 +129,7 @@ enum CLI {
       return 1
     }
     loop.connectionMessages = settings.log.connectionMessages
+    loop.shutdownFlushMs = UInt64(settings.shutdownFlushSeconds) * 1000
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
       Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))")
