@@ -401,7 +401,9 @@ public enum Config {
       let v = w[1]
       if eq(v, "file") {
         guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
-        guard log.filePath == nil else { throw ConfigError("'log_dest file' given twice (midge writes one log file)") }
+        if let path = log.filePath, path != text(w[2]) {
+          throw ConfigError("'log_dest file' given twice, with another file (midge writes one log file: '\(path)')")
+        }
         log.destinations |= LogSettings.file
         log.filePath = text(w[2])
         return

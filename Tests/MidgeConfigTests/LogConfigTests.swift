@@ -49,7 +49,8 @@ struct LogConfigTests {
   func errors() {
     #expect(parseError("\nlog_dest topic\n")?.hasPrefix("test.conf:2: 'log_dest topic' is not supported") == true)
     #expect(parseError("log_dest file\n")?.hasPrefix("test.conf:1: 'log_dest file' takes exactly one PATH") == true)
-    #expect(parseError("log_dest file a\nlog_dest file b\n")?.hasPrefix("test.conf:2:") == true)
+    #expect(parseError("log_dest file a\nlog_dest file b\n")?.hasPrefix("test.conf:2: 'log_dest file' given twice") == true)
+    #expect(parseError("log_dest file a\nlog_dest file a\n") == nil, "the same file again is no conflict")
     #expect(parseError("log_dest bogus\n")?.contains("invalid value 'bogus' for 'log_dest'") == true)
     #expect(parseError("log_type chatty\n")?.contains("invalid value 'chatty' for 'log_type'") == true)
     #expect(parseError("log_type websockets\n")?.contains("not supported") == true)
