@@ -401,7 +401,7 @@ public enum Config {
       let v = w[1]
       if eq(v, "file") {
         guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
-        if let path = log.filePath, path != text(w[2]) {
+        if let path = log.filePath, Array(path.utf8) != w[2] {  // bytes: no Unicode tables embedded
           throw ConfigError("'log_dest file' given twice, with another file (midge writes one log file: '\(path)')")
         }
         log.destinations |= LogSettings.file
