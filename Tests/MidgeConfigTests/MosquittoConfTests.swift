@@ -40,4 +40,11 @@ struct MosquittoConfTests {
     #expect(parseError("\nautosave_interval soon\n")?.hasPrefix("test.conf:2: invalid value 'soon'") == true)
     #expect(parseError("pid_file\n")?.contains("exactly one value") == true)
   }
+
+  @Test("shutdown_flush_timeout: default 2 s, 0 to 3600")
+  func shutdownFlush() throws {
+    #expect(try parsed("").shutdownFlushSeconds == 2)
+    #expect(try parsed("shutdown_flush_timeout 0\n").shutdownFlushSeconds == 0)
+    #expect(parseError("shutdown_flush_timeout 3601\n")?.contains("(0..3600)") == true)
+  }
 }
