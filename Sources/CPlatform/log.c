@@ -49,7 +49,6 @@ int cp_log_configure(unsigned destinations, unsigned types, int timestamp, const
     size_t n = strlen(time_format);
     if (n >= sizeof log_time_format) return -EINVAL;
     memcpy(log_time_format, time_format, n + 1);
-    tzset();  // reads the time zone now, at startup (it may allocate), not on the first line
   }
   if (destinations & CP_LOG_SYSLOG) {
     const char *path = getenv("MIDGE_SYSLOG_SOCKET");  // tests only; see README "Logging"
@@ -87,6 +86,58 @@ static size_t put(char *p, const char *s) {
   size_t n = strlen(s);
   memcpy(p, s, n);
   return n;
+}
+
+static size_t put_padded(char *p, int64_t v, int width) {
+  char digits[24];
+  size_t n = put_decimal(digits, v);
+  size_t k = 0;
+  while ((int)(n + k) < width) p[k++] = '0';
+  memcpy(p + k, digits, n);
+  return k + n;
+}
+
+// log_timestamp_format: the UTC time `t` by a small strftime subset (%Y %m %d %H %M %S %F %T %s
+// %z %%; MidgeConfig refuses anything else). No libc time code: no time zone files, no printf.
+// Days to a civil date: the proleptic Gregorian calendar in 400-year eras.
+static size_t format_time(char *out, size_t cap, const char *fmt, int64_t t) {
+  int64_t days = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+  int64_t secs = t - days * 86400;
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;                                    // [0, 146096]
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;  // [0, 399]
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);             // [0, 365]
+  int64_t mp = (5 * doy + 2) / 153;                                  // [0, 11], March first
+  int64_t day = doy - (153 * mp + 2) / 5 + 1;
+  int64_t month = mp < 10 ? mp + 3 : mp - 9;
+  int64_t year = yoe + era * 400 + (month <= 2);
+  size_t k = 0;
+  for (const char *f = fmt; *f != 0 && k + 24 < cap; f++) {
+    if (*f != '%' || f[1] == 0) { out[k++] = *f; continue; }
+    switch (*++f) {
+      case 'Y': k += put_padded(out + k, year, 4); break;
+      case 'm': k += put_padded(out + k, month, 2); break;
+      case 'd': k += put_padded(out + k, day, 2); break;
+      case 'H': k += put_padded(out + k, secs / 3600, 2); break;
+      case 'M': k += put_padded(out + k, secs / 60 % 60, 2); break;
+      case 'S': k += put_padded(out + k, secs % 60, 2); break;
+      case 'F':
+        k += put_padded(out + k, year, 4); out[k++] = '-';
+        k += put_padded(out + k, month, 2); out[k++] = '-';
+        k += put_padded(out + k, day, 2);
+        break;
+      case 'T':
+        k += put_padded(out + k, secs / 3600, 2); out[k++] = ':';
+        k += put_padded(out + k, secs / 60 % 60, 2); out[k++] = ':';
+        k += put_padded(out + k, secs % 60, 2);
+        break;
+      case 's': k += put_decimal(out + k, t); break;
+      case 'z': memcpy(out + k, "+0000", 5); k += 5; break;
+      default: out[k++] = *f; break;  // '%%', and what the config parser already refused
+    }
+  }
+  return k;
 }
 
 static const char *level_name(unsigned level) {
@@ -131,13 +182,8 @@ void cp_log_emit(unsigned level, const void *line, size_t len) {
     // "<time>: <level>: <message>\n"
     size_t k = 0;
     if (log_timestamp) {
-      size_t t = 0;
-      if (log_time_format[0] != 0) {
-        time_t now = time(NULL);
-        struct tm tm;
-        if (localtime_r(&now, &tm) != NULL) t = strftime(buf, 64, log_time_format, &tm);
-      }
-      k = t > 0 ? t : put_decimal(buf, (int64_t)time(NULL));
+      int64_t now = (int64_t)time(NULL);
+      k = log_time_format[0] != 0 ? format_time(buf, 96, log_time_format, now) : put_decimal(buf, now);
       k += put(buf + k, ": ");
     }
     k += put(buf + k, level_name(level));

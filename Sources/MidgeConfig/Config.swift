@@ -390,6 +390,18 @@ public enum Config {
       var format: [UInt8] = w[1]
       for word in w.dropFirst(2) { format += [0x20] + word }
       guard format.count < 64 else { throw ConfigError("'log_timestamp_format' is longer than 63 bytes") }
+      var i = 0
+      while i < format.count {
+        if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
+          let c = i + 1 < format.count ? format[i + 1] : 0
+          guard Array("YmdHMSFTsz%".utf8).contains(c) else {
+            throw ConfigError(
+              "'log_timestamp_format': '%\(text([c]))' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s %z %%)")
+          }
+          i += 1
+        }
+        i += 1
+      }
       log.timestampFormat = text(format)
     } else if eq(key, "log_dest") {
       let choices = "stderr, stdout, syslog, file PATH or none"

@@ -55,6 +55,9 @@ struct LogConfigTests {
     #expect(parseError("log_type chatty\n")?.contains("invalid value 'chatty' for 'log_type'") == true)
     #expect(parseError("log_type websockets\n")?.contains("not supported") == true)
     #expect(parseError("connection_messages yes\n")?.contains("true or false") == true)
+    #expect(parseError("log_timestamp_format %Y-%m-%d %Z\n")?.contains("'%Z' is not supported (midge writes UTC") == true)
+    #expect(parseError("log_timestamp_format 100%\n")?.contains("is not supported") == true)
+    #expect(parseError("log_timestamp_format %F %T %s %z %%\n") == nil)
     let long = String(repeating: "%Y", count: 40)
     #expect(parseError("log_timestamp_format \(long)\n")?.contains("longer than 63 bytes") == true)
   }

@@ -112,6 +112,9 @@ def test_timestamp_format(tmp_path):
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d: "
     assert re.search("^" + stamp + rf"notice: New client connected from {ADDR} as c1 ", text, re.M), text
     assert all(re.match(stamp, l) for l in text.splitlines()), text
+    # UTC, and now: the last line was written when the broker stopped, a moment ago.
+    last = time.mktime(time.strptime(text.splitlines()[-1][:19], "%Y-%m-%dT%H:%M:%S")) - time.mktime(time.gmtime(0))
+    assert abs(last - time.time()) < scaled(10), (text.splitlines()[-1], time.time())
 
 
 class Daemon:

@@ -83,7 +83,8 @@ enum { CP_LOG_ERROR = 1, CP_LOG_WARNING = 2, CP_LOG_NOTICE = 4, CP_LOG_INFORMATI
 enum { CP_LOG_LINE_MAX = 480 };
 // Startup: opens file_path (O_APPEND) when destinations has CP_LOG_FILE, creates the syslog
 // socket ($MIDGE_SYSLOG_SOCKET, for tests, else /dev/log; an unreachable daemon is retried per
-// line). time_format: strftime format of the time prefix (NULL: seconds since 1970). Returns 0
+// line). time_format: the time prefix's format, a strftime subset in UTC (%Y %m %d %H %M %S %F %T
+// %s %z %%; NULL: seconds since 1970). Returns 0
 // or -errno (the file cannot be opened; -EINVAL: format or socket path too long).
 int cp_log_configure(unsigned destinations, unsigned types, int timestamp, const char *time_format,
                      const char *file_path);
