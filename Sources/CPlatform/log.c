@@ -6,7 +6,6 @@
 #include "CPlatform.h"
 
 #include <errno.h>
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -221,24 +220,62 @@ void cp_log_emit(unsigned level, const void *line, size_t len) {
   }
 }
 
+static size_t put_ipv4(char *p, const unsigned char *a) {
+  size_t k = 0;
+  for (int i = 0; i < 4; i++) {
+    if (i > 0) p[k++] = '.';
+    k += put_decimal(p + k, a[i]);
+  }
+  return k;
+}
+
+// RFC 5952 text: lowercase hex groups, the longest run of two or more zero groups as "::",
+// IPv4-mapped addresses as ::ffff:a.b.c.d. (Own code: musl's inet_ntop pulls in printf.)
+static size_t put_ipv6(char *p, const unsigned char *a) {
+  static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (memcmp(a, mapped, 12) == 0) return put(p, "::ffff:") + put_ipv4(p + 7, a + 12);
+  unsigned g[8];
+  for (int i = 0; i < 8; i++) g[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
+  int best = -1, bestLen = 1;
+  for (int i = 0; i < 8;) {
+    int j = i;
+    while (j < 8 && g[j] == 0) j++;
+    if (j - i > bestLen) { best = i; bestLen = j - i; }
+    i = j > i ? j : i + 1;
+  }
+  size_t k = 0;
+  for (int i = 0; i < 8; i++) {
+    if (i == best) {
+      k += put(p + k, "::");
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && !(best >= 0 && i == best + bestLen)) p[k++] = ':';
+    static const char hex[] = "0123456789abcdef";
+    int started = 0;
+    for (int shift = 12; shift >= 0; shift -= 4) {
+      unsigned d = (g[i] >> shift) & 0xF;
+      if (d != 0 || started || shift == 0) { p[k++] = hex[d]; started = 1; }
+    }
+  }
+  return k;
+}
+
 int cp_peer_address(int fd, char *buf, size_t cap) {
   struct sockaddr_storage ss;
   socklen_t len = sizeof ss;
-  char text[INET6_ADDRSTRLEN];
-  if (cap < INET6_ADDRSTRLEN + 10 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0) return 0;
+  if (cap < 64 || getpeername(fd, (struct sockaddr *)&ss, &len) < 0) return 0;
   size_t k = 0;
   if (ss.ss_family == AF_INET6) {
     struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    if (inet_ntop(AF_INET6, &a->sin6_addr, text, sizeof text) == NULL) return 0;
     buf[k++] = '[';
-    k += put(buf + k, text);
+    k += put_ipv6(buf + k, a->sin6_addr.s6_addr);
     buf[k++] = ']';
     buf[k++] = ':';
     k += put_decimal(buf + k, ntohs(a->sin6_port));
   } else if (ss.ss_family == AF_INET) {
     struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    if (inet_ntop(AF_INET, &a->sin_addr, text, sizeof text) == NULL) return 0;
-    k += put(buf + k, text);
+    k += put_ipv4(buf + k, (const unsigned char *)&a->sin_addr.s_addr);
     buf[k++] = ':';
     k += put_decimal(buf + k, ntohs(a->sin_port));
   } else {

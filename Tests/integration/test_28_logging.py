@@ -191,3 +191,19 @@ def test_unsupported_log_dest_names_file_and_line(tmp_path):
     conf.write_text(f"listener {free_port()} {HOST}\n\nlog_dest topic\n")
     r = subprocess.run(broker_command("-c", conf), capture_output=True, timeout=scaled(10))
     assert r.returncode == 2 and f"{conf}:3: 'log_dest topic' is not supported" in r.stderr.decode(), r.stderr
+
+
+def test_ipv6_peer_address(tmp_path):
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+            port = probe.getsockname()[1]
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    log = tmp_path / "midge.log"
+    proc, _ = start(tmp_path, [f"listener {port} ::1", f"log_dest file {log}"])
+    subprocess.run(["mosquitto_pub", "-h", "::1", "-p", str(port), "-i", "v6", "-t", "a", "-m", "b"], check=True,
+                   timeout=scaled(10))
+    stop(proc)
+    text = log.read_text()
+    assert re.search(rf"New client connected from \[::1\]:\d+ as v6 \(p2, c1, k60\)\.$", text, re.M), text
