@@ -81,6 +81,8 @@ public final class Broker {
   public var logWriteErrors: UInt64 = 0
   /// $SYS/broker/version (the executable sets it at startup).
   public var versionText: StaticString = "unknown"
+  /// The client identifier of the CONNECT being handled (empty outside handleConnect).
+  var connectingClientID = UnsafeRawBufferPointer(start: nil, count: 0)
   /// The platform's handler for client events (connection log lines); see Events.swift.
   public var clientEvents: ((ConnectionID, ClientEvent) -> Void)? = nil
   static let scanIntervalMs: UInt64 = 100

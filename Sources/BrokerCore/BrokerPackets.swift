@@ -88,6 +88,8 @@ extension Broker {
   func handleConnect(_ s: Int, _ c: Connect, now: UInt64) {
     let v5 = c.version == .v5
     stats.connectsReceived &+= 1
+    connectingClientID = c.clientID  // for the `.refused` event (the packet's bytes, valid here)
+    defer { connectingClientID = UnsafeRawBufferPointer(start: nil, count: 0) }
     if connections[s].flags.contains(.refusing) {
       // max_connections clients are connected: answer in protocol, then close.
       stats.connectionsRefusedFull &+= 1
@@ -294,7 +296,7 @@ extension Broker {
     } else {
       send(s, size: Encode.connackSize) { Encode.connack(sessionPresent: false, returnCode: code.rawValue, into: &$0) }
     }
-    report(s, .refused(code: reason?.rawValue ?? code.rawValue))
+    report(s, .refused(code: reason?.rawValue ?? code.rawValue, clientID: connectingClientID))
     close(s, .connectRefused)
   }
 

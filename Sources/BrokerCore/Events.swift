@@ -24,8 +24,9 @@ public enum ClientEvent {
   /// CONNECT accepted (CONNACK 0 queued). `username` is nil when the client sent none.
   case connected(keepAliveSeconds: UInt16, cleanStart: Bool, username: UnsafeRawBufferPointer?)
   /// CONNECT refused with this CONNACK code (3.1.1 return code or MQTT 5 reason code); the
-  /// connection closes next (no `.closed` follows).
-  case refused(code: UInt8)
+  /// connection closes next (no `.closed` follows). `clientID` is the one the CONNECT gave
+  /// (empty when it gave none or could not be decoded).
+  case refused(code: UInt8, clientID: UnsafeRawBufferPointer)
   /// The connection closes. `wasConnected`: its CONNECT had been accepted (the client
   /// identifier is still readable during the call); otherwise it closed before CONNECT.
   case closed(CloseReason, wasConnected: Bool)

@@ -4,7 +4,7 @@
 //   New client connected from 127.0.0.1:40000 as c1 (p2, c1, k60, u'alice').
 //   Client c1 from 127.0.0.1:40000 (p2) disconnected: keep alive timeout
 //   Connection from 127.0.0.1:40000 closed before CONNECT: no CONNECT in time
-//   Client from 127.0.0.1:40000 refused (p5): CONNACK 135
+//   Client c1 from 127.0.0.1:40000 refused (p5): CONNACK 135
 //   Client c1 subscribed to a/# (q1)        Client c1 unsubscribed from a/#
 // pN is Mosquitto's protocol number (p1 MQTT 3.1, p2 3.1.1, p5 5.0), cN clean start, kN keep
 // alive. The core reports the events (BrokerCore/Events.swift); the address is asked of the
@@ -47,10 +47,15 @@ extension EventLoop {
         }
         l.add(").")
       }
-    case .refused(let code):
+    case .refused(let code, let clientID):
       guard connectionMessages && Log.wants(.notice) else { return }
       Log.line(.notice) { l in
-        l.add("Client from ")
+        l.add("Client ")
+        if clientID.count > 0 {
+          l.add(clientID)
+          l.add(" ")
+        }
+        l.add("from ")
         EventLoop.addPeer(fd, &l)
         l.add(" refused (p")
         addProtocol(id, &l)

@@ -207,3 +207,19 @@ def test_ipv6_peer_address(tmp_path):
     stop(proc)
     text = log.read_text()
     assert re.search(rf"New client connected from \[::1\]:\d+ as v6 \(p2, c1, k60\)\.$", text, re.M), text
+
+
+def test_refused_and_silent_connections_are_logged(tmp_path):
+    log = tmp_path / "midge.log"
+    proc, port = start(tmp_path, [f"log_dest file {log}", "allow_anonymous false", "connect_timeout 1"])
+    r = subprocess.run(["mosquitto_pub", "-h", HOST, "-p", str(port), "-V", "mqttv5", "-i", "nope", "-t", "a",
+                        "-m", "b"], capture_output=True, timeout=scaled(10))
+    assert r.returncode != 0, r
+    with socket.create_connection((HOST, port), timeout=scaled(5)) as silent:
+        silent.settimeout(scaled(5))
+        assert silent.recv(16) == b""          # closed by the connect timeout
+    stop(proc)
+    text = log.read_text()
+    # 0x87 = 135: Not authorized (anonymous where it is refused).
+    assert re.search(rf"notice: Client nope from {ADDR} refused \(p5\): CONNACK 135$", text, re.M), text
+    assert re.search(rf"notice: Connection from {ADDR} closed before CONNECT: no CONNECT in time$", text, re.M), text
