@@ -49,12 +49,18 @@ public struct MemoryPlan {
 public struct Reservation<T> {
   public let offset: Int
   public let count: Int
+  /// Nothing reserved, and no line in the plan (a consumer that is switched off).
+  public static var none: Reservation<T> { Reservation(offset: 0, count: 0) }
 }
 
 public struct ByteReservation {
   public let offset: Int
   public let count: Int
   public let bytesEach: Int
+  /// Nothing reserved, and no line in the plan (a consumer that is switched off).
+  public static func none(bytesEach: Int) -> ByteReservation {
+    ByteReservation(offset: 0, count: 0, bytesEach: bytesEach)
+  }
 }
 
 /// The one block of memory behind a plan. Allocated at startup and never freed: the broker

@@ -27,10 +27,15 @@ public final class Broker {
   /// The password_file's table (nil: none configured). The platform sets it at startup and
   /// swaps it on reload; it points into regions reserved at startup, so a swap allocates nothing.
   public var passwords: PasswordTable? = nil
+  /// The acl_file's table (nil: none, everything allowed); set and swapped like `passwords`.
+  /// New rules apply to the next PUBLISH, SUBSCRIBE and delivery.
+  public var acl: AclTable? = nil
 
   let connections: UnsafeMutableBufferPointer<Connection>
   let sessions: UnsafeMutableBufferPointer<Session>
   let clientIDs: UnsafeMutableRawPointer
+  let usernames: UnsafeMutableRawPointer
+  let identities: UnsafeMutableRawPointer
   let qos2IDs: UnsafeMutableBufferPointer<UInt16>
   let aliases: UnsafeMutableBufferPointer<UInt32>
   var subscriptions: SubscriptionTable
@@ -103,6 +108,8 @@ public final class Broker {
       k += 1
     }
     clientIDs = arena.bind(plan.clientIDs)
+    usernames = arena.bind(plan.usernames)
+    identities = arena.bind(plan.identities)
     qos2IDs = arena.bind(plan.qos2IDs)
     qos2IDs.initialize(repeating: 0)
     aliases = arena.bind(plan.aliases)

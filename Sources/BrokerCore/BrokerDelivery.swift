@@ -123,7 +123,9 @@ extension Broker {
     var sharedCount = 0
     while e < end {
       let sub = subscriptions.entries[e]
-      if sub.owner != subscriptionNone && Topic.matches(filter: subscriptions.matchFilter(e), name: topic) {
+      if sub.owner != subscriptionNone && Topic.matches(filter: subscriptions.matchFilter(e), name: topic)
+        && mayRead(sub.owner, topic)  // acl_file: read, per subscriber
+      {
         if sub.shared {
           fanout[k] = FanOut(session: sub.owner, subscription: UInt32(e), qos: sub.options.qos, shared: true)
           k += 1
@@ -203,7 +205,8 @@ extension Broker {
         stats.retainedCount = retained.count
         continue
       }
-      if Topic.matches(filter: filter, name: store.topic(m, scratch: topicScratch)) {
+      let topic = store.topic(m, scratch: topicScratch)
+      if Topic.matches(filter: filter, name: topic) && mayRead(session, topic) {
         enqueue(session, m, qos: min(store[m].qos, qos), retain: true, now: now)
       }
       i += 1

@@ -127,7 +127,10 @@ extension Broker {
       refuseConnect(s, .notAuthorized, v5: .badAuthenticationMethod)
       return
     }
-    if let table = passwords, let user = c.username {
+    let identity = self.identity(s)
+    if identity != nil {
+      // The transport authenticated the client (TLS certificate or PSK): no password check.
+    } else if let table = passwords, let user = c.username {
       // password_file: a user name must come with its password (Mosquitto: even where anonymous
       // clients are allowed). Unknown users cost as much as known ones (see PasswordTable.verify).
       if !table.verify(user: user, password: c.password) {
@@ -139,6 +142,13 @@ extension Broker {
       // Anonymous (or, without a password_file, any) client where anonymous clients are refused.
       stats.connectionsRefusedAuth &+= 1
       refuseConnect(s, .notAuthorized, v5: v5 ? .notAuthorized : nil)  // 3.1.1: 5; 5: 0x87
+      return
+    }
+    let user = identity ?? c.username
+    if limits.keepsUsernames, let user, user.count > limits.usernameBytesMax {
+      // The user name could not be kept for ACL checks (max_username_length).
+      stats.connectionsRefusedAuth &+= 1
+      refuseConnect(s, .notAuthorized, v5: v5 ? .notAuthorized : nil)
       return
     }
     if let w = c.will {
@@ -221,6 +231,7 @@ extension Broker {
       sessions[si].willExpiry = c.will?.properties?.uint32(.messageExpiryInterval) ?? 0
     }
     sessions[si].version = c.version
+    setUsername(session, user)
     attach(session, s)
     if v5 {
       // [MQTT-3.1.2-23] absent means 0: the session ends with the connection.
@@ -368,6 +379,14 @@ extension Broker {
       close(s, .inflightExceeded)
       return true
     }
+    guard mayWrite(session, topic) else {
+      // acl_file: not delivered, not retained. MQTT 5 QoS 1/2: 0x87 Not authorized; otherwise
+      // acknowledged as usual, as Mosquitto does (3.1.1 cannot say "refused").
+      stats.publishesDenied &+= 1
+      if v5 && p.qos != .atMostOnce { return rejectPublish(s, p, .notAuthorized) }
+      acknowledge(s, p, session)
+      return true
+    }
     stats.messagesReceived &+= 1
     let expiry = p.properties?.uint32(.messageExpiryInterval)
     let outcome = publish(
@@ -399,6 +418,12 @@ extension Broker {
       stats.messagesReceived &-= 1  // it will be received again when retried
       return false
     }
+    acknowledge(s, p, session)
+    return true
+  }
+
+  /// The acknowledgement of an accepted PUBLISH.
+  func acknowledge(_ s: Int, _ p: Publish, _ session: UInt32) {
     switch p.qos {
     case .atMostOnce: break
     case .atLeastOnce: sendAck(s, .puback, p.packetID)  // [MQTT-4.3.2-2]
@@ -408,7 +433,6 @@ extension Broker {
       rememberQoS2(session, p.packetID)
       sendAck(s, .pubrec, p.packetID)
     }
-    return true
   }
 
   /// An MQTT 5 QoS 1/2 PUBLISH not accepted: PUBACK/PUBREC with the reason; nothing delivered.
@@ -520,6 +544,13 @@ extension Broker {
       for entry in sub.entries {
         let shared = try? Topic.sharedSubscription(entry.filter)
         let offset = shared.map { entry.filter.count - $0.filter.count } ?? 0
+        guard maySubscribe(session, shared?.filter ?? entry.filter) else {
+          // acl_file: no line grants read on this filter, or a deny line covers it.
+          stats.subscriptionsDenied &+= 1
+          sink.write(v5 ? ReasonCode.notAuthorized.rawValue : 0x80)  // [MQTT-3.9.3-2]
+          i += 1
+          continue
+        }
         let result = subscriptions.add(
           owner: session, head: &sessions[Int(session)].subscriptionHead, filter: entry.filter,
           matchOffset: offset, options: entry.options, identifier: identifier)

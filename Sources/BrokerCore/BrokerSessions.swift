@@ -77,8 +77,15 @@ extension Broker {
       store.headers[Int(m)].expiresAt = now + UInt64(sessions[i].willExpiry) * 1000
     }
     let h = store[m]
+    let topic = store.topic(m, scratch: topicScratch)
+    guard mayWrite(session, topic) else {
+      // acl_file: a will the client may not write is not published (checked now, as Mosquitto).
+      store.release(m)
+      stats.willsDenied &+= 1
+      return
+    }
     _ = publish(
-      topic: store.topic(m, scratch: topicScratch), properties: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0),
+      topic: topic, properties: nil, payload: UnsafeRawBufferPointer(start: nil, count: 0),
       qos: h.qos, retain: h.retain, expiresAt: h.expiresAt, publisher: session, stored: m, rejectable: false, now: now)
     store.release(m)
     stats.willsPublished &+= 1

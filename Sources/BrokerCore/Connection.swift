@@ -68,6 +68,8 @@ struct ConnectionFlags: OptionSet {
   static let problemInformation = ConnectionFlags(rawValue: 1 << 10)
   /// MQTT 5 DISCONNECT 0x04: publish the will although the client disconnected.
   static let willOnDisconnect = ConnectionFlags(rawValue: 1 << 11)
+  /// The transport gave the connection an identity (Broker.setIdentity).
+  static let identified = ConnectionFlags(rawValue: 1 << 12)
 }
 
 struct Connection {
@@ -89,5 +91,7 @@ struct Connection {
   var session: UInt32 = sessionNone
   /// MQTT 5 Maximum Packet Size of the client; 0 = no limit beyond the protocol's.
   var maximumPacketSize: UInt32 = 0
+  /// Length of the identity in the plan's "connection identities" (with `.identified`).
+  var identityCount: UInt16 = 0
   var output = ChunkQueue()
 }

@@ -3,6 +3,7 @@
 // not an explicit limit is derived from the memory budget: after the fixed consumers are
 // placed, what is left of the budget becomes I/O chunks (1/4 receive, 3/4 send).
 import Bounded
+import MidgeAuth
 
 public struct Limits: Sendable, Equatable {
   /// The worst case this process reserves for the broker (`memory_budget`).
@@ -75,8 +76,28 @@ public struct Limits: Sendable, Equatable {
   /// autotuning. Kernel memory, outside the budget: `--plan` shows the worst case.
   public var socketSendBufferBytes = 0
   public var socketReceiveBufferBytes = 0
+  /// Authentication and access control (README, "Authentication and access control"). Each
+  /// auth file has two regions (text and table), so that a reload (SIGHUP) parses into the
+  /// spare one and swaps only on success. `max_auth_file_bytes`: the largest password_file or
+  /// acl_file (larger: refused at startup, kept old on reload).
+  public var authFileBytesMax = 64 << 10
+  /// Users in the password_file (`max_password_entries`); more: refused like a bad file.
+  public var passwordEntriesMax = 256
+  /// Lines (user, topic, pattern) in the acl_file (`max_acl_rules`); more: refused.
+  public var aclRulesMax = 1024
+  /// Longest user name kept for ACL checks and identities (`max_username_length`). With an
+  /// acl_file a longer user name is refused at CONNECT (5 / 0x87 not authorized).
+  public var usernameBytesMax = 64
+  /// Which auth regions the plan reserves: set by `password_file`, `acl_file`, and (TLS)
+  /// identities given to connections before CONNECT (`Broker.setIdentity`).
+  public var usesPasswordFile = false
+  public var usesAclFile = false
+  public var usesIdentities = false
 
   public init() {}
+
+  /// Sessions keep their user name when ACL checks or identities need it.
+  public var keepsUsernames: Bool { usesAclFile || usesIdentities }
 
   /// Extra slots that only answer a refusal while the table is full: 1/16 of max_connections,
   /// at least 4 and at most 64.
@@ -132,6 +153,15 @@ public struct BrokerPlan {
   var rxLinks: Reservation<UInt32>
   var txData: ByteReservation
   var txLinks: Reservation<UInt32>
+  /// Auth regions, two of each (current and spare): bound by the platform, which reads the
+  /// files into them (see AuthFiles in the executable).
+  public var passwordText: ByteReservation
+  public var passwordEntries: Reservation<PasswordEntry>
+  public var aclText: ByteReservation
+  public var aclRecords: Reservation<AclRecord>
+  /// User names of sessions (ACL checks at delivery) and identities of connections.
+  var usernames: ByteReservation
+  var identities: ByteReservation
   /// The platform's per-connection record (socket and poller state), bound by the platform.
   public var sockets: ByteReservation
   /// The platform's fixed event-loop buffers (poller batch, write slices).
@@ -179,6 +209,24 @@ public struct BrokerPlan {
     let largeCount = limits.packetBytesMax > limits.chunkBytes ? limits.largeBuffersMax : 0
     let large = m.reserveBytes("large packet buffers", count: largeCount, bytesEach: limits.packetBytesMax)
     let largeLinks = m.reserve("large buffer links", UInt32.self, count: largeCount)
+    // Auth regions: lines only when the feature is configured.
+    let fileBytes = limits.authFileBytesMax + 1  // +1: a file that fills the region is too long
+    let uses = (password: limits.usesPasswordFile, acl: limits.usesAclFile)
+    let passwordText =
+      uses.password ? m.reserveBytes("password file text", count: 2, bytesEach: fileBytes) : .none(bytesEach: 0)
+    let passwordEntries: Reservation<PasswordEntry> =
+      uses.password ? m.reserve("password entries", PasswordEntry.self, count: 2 * limits.passwordEntriesMax) : .none
+    let aclText = uses.acl ? m.reserveBytes("acl file text", count: 2, bytesEach: fileBytes) : .none(bytesEach: 0)
+    let aclRecords: Reservation<AclRecord> =
+      uses.acl ? m.reserve("acl rules", AclRecord.self, count: 2 * limits.aclRulesMax) : .none
+    let usernames =
+      limits.keepsUsernames
+      ? m.reserveBytes("session user names", count: sessionCount, bytesEach: limits.usernameBytesMax)
+      : .none(bytesEach: limits.usernameBytesMax)
+    let identities =
+      limits.usesIdentities
+      ? m.reserveBytes("connection identities", count: n, bytesEach: limits.usernameBytesMax)
+      : .none(bytesEach: limits.usernameBytesMax)
     // What is left is shared by the four pools that absorb traffic: receive chunks (1/4),
     // send chunks (3/8), the message store (1/4) and queue entries (1/8).
     let fixed = m.totalBytes + Int64(9 * Arena.alignment)  // alignment slack of the pool lines
@@ -218,7 +266,9 @@ public struct BrokerPlan {
       aliases: aliases, subscriptions: subs, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
       retained: retained, rings: rings, largeBuffers: large, largeLinks: largeLinks, messages: messages,
       messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
-      rxLinks: rxLinks, txData: txData, txLinks: txLinks, sockets: sockets, loopBuffers: loopBuffers)
+      rxLinks: rxLinks, txData: txData, txLinks: txLinks, passwordText: passwordText,
+      passwordEntries: passwordEntries, aclText: aclText, aclRecords: aclRecords, usernames: usernames,
+      identities: identities, sockets: sockets, loopBuffers: loopBuffers)
     plan.memory = m
     plan.rxChunks = rxCount
     plan.txChunks = txCount
@@ -273,5 +323,10 @@ extension Limits {
     if socketReceiveBufferBytes < 0 || socketReceiveBufferBytes > 16 << 20 {
       throw fail("socket_receive_buffer must be 0..16MiB")
     }
+    // Offsets into an auth file are 32-bit (PasswordEntry, AclRecord).
+    if authFileBytesMax < 1 || authFileBytesMax > 64 << 20 { throw fail("max_auth_file_bytes must be 1..64MiB") }
+    if passwordEntriesMax < 1 || passwordEntriesMax > 1_000_000 { throw fail("max_password_entries must be 1..1000000") }
+    if aclRulesMax < 1 || aclRulesMax > 1_000_000 { throw fail("max_acl_rules must be 1..1000000") }
+    if usernameBytesMax < 1 || usernameBytesMax > 65535 { throw fail("max_username_length must be 1..65535") }
   }
 }

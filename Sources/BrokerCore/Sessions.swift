@@ -32,6 +32,9 @@ struct Session {
   var state: SessionState = .free
   var version: ProtocolVersion = .v311
   var clientIDCount: UInt16 = 0
+  /// The user name it connected with (plan line "session user names"), when kept.
+  var hasUsername = false
+  var usernameCount: UInt16 = 0
   var nextPacketID: UInt16 = 0
   var inflightCount: UInt16 = 0
   /// Connection slot while online.

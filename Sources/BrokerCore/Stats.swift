@@ -111,6 +111,11 @@ public struct Stats: Sendable {
   public var sessionsOffline = 0
   public var sessionsExpired: UInt64 = 0
   public var willsPublished: UInt64 = 0
+  /// acl_file refusals: PUBLISHes not delivered, SUBSCRIBE entries refused (0x87 / 0x80), and
+  /// wills not published because the client may not write their topic.
+  public var publishesDenied: UInt64 = 0
+  public var subscriptionsDenied: UInt64 = 0
+  public var willsDenied: UInt64 = 0
   /// Queued messages (entries) across all sessions, and stored messages.
   public var messagesQueued = 0
   public var messagesStored = 0

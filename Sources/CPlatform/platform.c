@@ -17,7 +17,10 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -327,4 +330,71 @@ long cp_list_conf_files(const char *path, char *buf, size_t cap) {
     free(names[i]);
   }
   return rc < 0 ? rc : (long)used;
+}
+
+// --- midge passwd ---------------------------------------------------------------------
+
+int cp_random(void *buf, size_t n) {
+  size_t have = 0;
+  while (have < n) {
+    ssize_t r = getrandom((char *)buf + have, n - have, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return -errno;
+    have += (size_t)r;
+  }
+  return 0;
+}
+
+int cp_stdin_is_tty(void) { return isatty(0); }
+
+long cp_read_secret_line(const char *prompt, void *buf, size_t cap) {
+  struct termios saved, quiet;
+  int tty = isatty(0) && tcgetattr(0, &saved) == 0;
+  if (tty) {
+    // Echo off before the prompt, and TCSANOW (not TCSAFLUSH): what is typed after the prompt
+    // appears must not be discarded.
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    quiet.c_lflag |= ECHONL;
+    tcsetattr(0, TCSANOW, &quiet);
+    cp_write_all(2, prompt, strlen(prompt));
+  }
+  size_t have = 0;
+  long rc = 0;
+  int any = 0;
+  for (;;) {
+    char c;
+    ssize_t n = read(0, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) { rc = -errno; break; }
+    if (n == 0) { if (!any) rc = CP_END_OF_INPUT; break; }
+    any = 1;
+    if (c == '\n') break;
+    if (have == cap) { rc = -EFBIG; continue; }  // read on to the end of the line
+    ((char *)buf)[have++] = c;
+  }
+  if (tty) tcsetattr(0, TCSANOW, &saved);
+  if (rc < 0) return rc;
+  if (have > 0 && ((char *)buf)[have - 1] == '\r') have--;
+  return (long)have;
+}
+
+int cp_replace_file(const char *path, const void *buf, size_t len) {
+  char tmp[4096];
+  size_t n = strlen(path);
+  if (n + 5 > sizeof tmp) return -ENAMETOOLONG;
+  memcpy(tmp, path, n);
+  memcpy(tmp + n, ".tmp", 5);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return -errno;
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = write(fd, (const char *)buf + done, len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) { int e = errno; close(fd); unlink(tmp); return -e; }
+    done += (size_t)w;
+  }
+  if (fsync(fd) != 0 || close(fd) != 0) { int e = errno; unlink(tmp); return -e; }
+  if (rename(tmp, path) != 0) { int e = errno; unlink(tmp); return -e; }
+  return 0;
 }

@@ -45,68 +45,61 @@ public struct AclTable {
     _ text: UnsafeRawBufferPointer, into storage: UnsafeMutableBufferPointer<AclRecord>
   ) throws(AuthFileError) -> AclTable {
     var count = 0
-    var lineNumber = 0
-    var start = 0
-    while start < text.count {
-      var end = start
-      while end < text.count && text[end] != 0x0A { end += 1 }
-      lineNumber += 1
-      var stop = end
-      while stop > start && isSpace(text[stop - 1]) { stop -= 1 }
-      var i = start
+    var lines = AuthLines(text)
+    while let line = lines.next() {
+      let lineNumber = line.number
+      let stop = line.end
+      var i = line.start
+      var r = AclRecord()
+      let wordStart = i
+      while i < stop && !isSpace(text[i]) { i += 1 }
+      let wordEnd = i
+      let word = UnsafeRawBufferPointer(rebasing: text[wordStart..<i])
       while i < stop && isSpace(text[i]) { i += 1 }
-      if i < stop && text[i] != 0x23 {
-        var r = AclRecord()
-        let wordStart = i
-        while i < stop && !isSpace(text[i]) { i += 1 }
-        let word = UnsafeRawBufferPointer(rebasing: text[wordStart..<i])
-        while i < stop && isSpace(text[i]) { i += 1 }
-        if equal(word, "user") {
-          r.kind = .user
-        } else if equal(word, "topic") {
-          r.kind = .topic
-        } else if equal(word, "pattern") {
-          r.kind = .pattern
-        } else {
-          throw AuthFileError(line: lineNumber, "unknown keyword", subjectStart: wordStart, subjectCount: i - wordStart)
-        }
-        if r.kind != .user {
-          // An access word is optional; what follows is the topic.
-          var j = i
-          while j < stop && !isSpace(text[j]) { j += 1 }
-          let access = UnsafeRawBufferPointer(rebasing: text[i..<j])
-          var k = j
-          while k < stop && isSpace(text[k]) { k += 1 }
-          var known = true
-          if equal(access, "read") {
-            r.access = .read
-          } else if equal(access, "write") {
-            r.access = .write
-          } else if equal(access, "readwrite") {
-            r.access = .readwrite
-          } else if equal(access, "deny") {
-            r.access = .deny
-          } else {
-            known = false
-          }
-          if known && k < stop { i = k }
-        }
-        guard i < stop else { throw AuthFileError(line: lineNumber, "missing topic or user name") }
-        r.start = UInt32(i)
-        r.count = UInt32(stop - i)
-        if r.kind != .user && !validFilter(UnsafeRawBufferPointer(rebasing: text[i..<stop])) {
-          throw AuthFileError(line: lineNumber, "invalid topic filter", subjectStart: i, subjectCount: stop - i)
-        }
-        guard count < storage.count else { throw AuthFileError(line: lineNumber, "more lines than max_acl_rules") }
-        storage[count] = r
-        count += 1
+      if equal(word, "user") {
+        r.kind = .user
+      } else if equal(word, "topic") {
+        r.kind = .topic
+      } else if equal(word, "pattern") {
+        r.kind = .pattern
+      } else {
+        throw AuthFileError(line: lineNumber, "unknown keyword", subjectStart: wordStart, subjectCount: wordEnd - wordStart)
       }
-      start = end + 1
+      if r.kind != .user {
+        // An access word is optional; what follows is the topic.
+        var j = i
+        while j < stop && !isSpace(text[j]) { j += 1 }
+        let access = UnsafeRawBufferPointer(rebasing: text[i..<j])
+        var k = j
+        while k < stop && isSpace(text[k]) { k += 1 }
+        var known = true
+        if equal(access, "read") {
+          r.access = .read
+        } else if equal(access, "write") {
+          r.access = .write
+        } else if equal(access, "readwrite") {
+          r.access = .readwrite
+        } else if equal(access, "deny") {
+          r.access = .deny
+        } else {
+          known = false
+        }
+        if known && k < stop { i = k }
+      }
+      guard i < stop else { throw AuthFileError(line: lineNumber, "missing topic or user name") }
+      r.start = UInt32(i)
+      r.count = UInt32(stop - i)
+      if r.kind != .user && !validFilter(UnsafeRawBufferPointer(rebasing: text[i..<stop])) {
+        throw AuthFileError(line: lineNumber, "invalid topic filter", subjectStart: i, subjectCount: stop - i)
+      }
+      guard count < storage.count else { throw AuthFileError(line: lineNumber, "more lines than max_acl_rules") }
+      storage[count] = r
+      count += 1
     }
     return AclTable(text: text, records: UnsafeBufferPointer(rebasing: storage[0..<count]))
   }
 
-  static func isSpace(_ b: UInt8) -> Bool { b == 0x20 || b == 0x09 || b == 0x0D }
+  static func isSpace(_ b: UInt8) -> Bool { AuthLines.isBlank(b) }
 
   static func equal(_ a: UnsafeRawBufferPointer, _ lit: StaticString) -> Bool {
     guard a.count == lit.utf8CodeUnitCount else { return false }

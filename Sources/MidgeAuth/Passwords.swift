@@ -49,33 +49,23 @@ public struct PasswordTable {
     _ text: UnsafeRawBufferPointer, into storage: UnsafeMutableBufferPointer<PasswordEntry>, iterationsMax: Int
   ) throws(AuthFileError) -> PasswordTable {
     var count = 0
-    var lineNumber = 0
-    var start = 0
-    while start < text.count {
-      var end = start
-      while end < text.count && text[end] != 0x0A { end += 1 }
-      lineNumber += 1
-      var stop = end
-      while stop > start && (text[stop - 1] == 0x0D || text[stop - 1] == 0x20 || text[stop - 1] == 0x09) { stop -= 1 }
-      var first = start
-      while first < stop && (text[first] == 0x20 || text[first] == 0x09) { first += 1 }
-      if first < stop && text[first] != 0x23 {
-        guard count < storage.count else {
-          throw AuthFileError(line: lineNumber, "more users than max_password_entries")
-        }
-        storage[count] = try parseLine(text, first, stop, line: lineNumber, iterationsMax: iterationsMax)
-        let e = storage[count]
-        var k = 0
-        while k < count {
-          if sameUser(text, storage[k], e) {
-            throw AuthFileError(
-              line: lineNumber, "duplicate user", subjectStart: Int(e.userStart), subjectCount: Int(e.userCount))
-          }
-          k += 1
-        }
-        count += 1
+    var lines = AuthLines(text)
+    while let line = lines.next() {
+      let lineNumber = line.number
+      guard count < storage.count else {
+        throw AuthFileError(line: lineNumber, "more users than max_password_entries")
       }
-      start = end + 1
+      storage[count] = try parseLine(text, line.start, line.end, line: lineNumber, iterationsMax: iterationsMax)
+      let e = storage[count]
+      var k = 0
+      while k < count {
+        if sameUser(text, storage[k], e) {
+          throw AuthFileError(
+            line: lineNumber, "duplicate user", subjectStart: Int(e.userStart), subjectCount: Int(e.userCount))
+        }
+        k += 1
+      }
+      count += 1
     }
     return PasswordTable(text: text, entries: UnsafeBufferPointer(rebasing: storage[0..<count]))
   }

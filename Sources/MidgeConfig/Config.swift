@@ -31,12 +31,13 @@ public struct ListenerConfig {
     self.origin = origin
   }
 
-  /// Loopback listeners (127.0.0.0/8, ::1) admit anonymous clients unless configured
-  /// otherwise; others require `allow_anonymous true` (as Mosquitto 2.x, but for loopback).
+  /// Listeners on 127.0.0.1 or ::1 admit anonymous clients unless configured otherwise; any
+  /// other address (other 127/8 addresses included: a host may route or forward them, and
+  /// tests bind 127.0.0.2 to stand for a network address) requires `allow_anonymous true`, as
+  /// Mosquitto 2.x without a listener admits anonymous clients on its local-only default.
   public var isLoopback: Bool {
     guard let a = address else { return false }
-    if a.count >= 4 && a[0] == 0x31 && a[1] == 0x32 && a[2] == 0x37 && a[3] == 0x2E { return true }  // "127."
-    return a.count == 4 && a[0] == 0x3A && a[1] == 0x3A && a[2] == 0x31 && a[3] == 0  // "::1\0"
+    return a == Array("127.0.0.1".utf8) + [0] || a == Array("::1".utf8) + [0]
   }
 
   /// The address for messages ("0.0.0.0" when bound to all interfaces).
@@ -60,10 +61,8 @@ public struct Settings {
   public var passwordFile: String?
   /// `auth_max_iterations`: the largest $7$ iteration count accepted at load time.
   public var authMaxIterations = 10_000
-  /// `max_password_entries`: users the password table holds.
-  public var passwordEntriesMax = 256
-  /// `max_auth_file_bytes`: the largest password_file read.
-  public var authFileBytesMax = 64 << 10
+  /// `acl_file`: a mosquitto acl_file (sizes: limits.aclRulesMax, limits.authFileBytesMax).
+  public var aclFile: String?
   public var configPath: String?
   public var portOverride: UInt16?
   /// `--memory`: applied after the config file.
@@ -127,6 +126,7 @@ public enum Config {
   public static let usage = """
     Usage: midge [-c FILE] [-p PORT] [--memory SIZE] [-v]
            midge --plan [-c FILE] [--memory SIZE]
+           midge passwd [-c] [-b] [-D] FILE USER [PASSWORD]   (see midge passwd --help)
            midge --help | --version
 
     An MQTT 3.1.1 broker with a fixed memory budget.
@@ -273,13 +273,21 @@ public enum Config {
       }
     } else if eq(key, "password_file") {
       s.passwordFile = text(try one())
+      s.limits.usesPasswordFile = true
+    } else if eq(key, "acl_file") {
+      s.aclFile = text(try one())
+      s.limits.usesAclFile = true
+    } else if eq(key, "max_acl_rules") {
+      s.limits.aclRulesMax = try count(1, 1_000_000)
+    } else if eq(key, "max_username_length") {
+      s.limits.usernameBytesMax = try count(1, 65535)
     } else if eq(key, "auth_max_iterations") {
       s.authMaxIterations = try count(1, 10_000_000)
     } else if eq(key, "max_password_entries") {
-      s.passwordEntriesMax = try count(1, 1_000_000)
+      s.limits.passwordEntriesMax = try count(1, 1_000_000)
     } else if eq(key, "max_auth_file_bytes") {
-      s.authFileBytesMax = try size(1, 64 << 20)
-    } else if eq(key, "acl_file") || eq(key, "per_listener_settings") {
+      s.limits.authFileBytesMax = try size(1, 64 << 20)
+    } else if eq(key, "per_listener_settings") {
       throw ConfigError("'\(text(key))' is not supported yet")
     } else if eq(key, "memory_budget") {
       s.limits.memoryBudgetBytes = try size(Config.budgetMin, Config.budgetMax)

@@ -29,6 +29,13 @@ struct SocketRecord {
   var interest: UInt32 = 0
 }
 
+/// Something SIGHUP reloads (the auth files; TLS certificates may join). `reload` runs on the
+/// loop's thread between two turns, must not allocate, and on failure keeps what it had and
+/// logs why. Connections stay open either way.
+public protocol Reloadable: AnyObject {
+  func reload()
+}
+
 public final class EventLoop {
   public static let socketBytesPerConnection = MemoryLayout<SocketRecord>.stride
   static let batchCapacity = 256
@@ -56,6 +63,8 @@ public final class EventLoop {
   /// descriptors (EMFILE), instead of spinning on a readable listener.
   var listenersPausedUntil: UInt64 = 0
   public private(set) var acceptErrors = 0
+  /// What SIGHUP reloads, in order; set at startup.
+  public var reloadables: [any Reloadable] = []
 
   public init(broker: Broker, plan: BrokerPlan, arena: Arena, listeners: [ListenerSocket], verbose: Bool) throws(PlatformError) {
     self.broker = broker
@@ -88,11 +97,7 @@ public final class EventLoop {
     while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
       broker.logWriteErrors = Log.writeErrors  // for $SYS/broker/midge/log/write_errors
       turn(timeoutMs: timeout(now: cp_monotonic_ms()))
-      if cp_take_hangup() != 0 {
-        // Reloading files (password_file) is not implemented yet: say so rather than die,
-        // which would be SIGHUP's default action.
-        Log.line(.notice) { $0.add("SIGHUP: reload not supported yet; password_file stays as loaded at startup") }
-      }
+      if cp_take_hangup() != 0 { reload() }
     }
     let unsent = drainOutput()  // listeners closed; queued output flushed, bounded in time
     if unsent > 0 {
@@ -106,6 +111,15 @@ public final class EventLoop {
     }
     broker.shutdown()
     applyEffects()
+  }
+
+  /// SIGHUP: every reloadable in turn (SIGHUP's default action, ending the process, is off).
+  func reload() {
+    if reloadables.isEmpty {
+      Log.line(.notice) { $0.add("SIGHUP: nothing to reload (no password_file or acl_file)") }
+      return
+    }
+    for r in reloadables { r.reload() }
   }
 
   /// One pass of the loop (public for tests that drive the loop step by step).

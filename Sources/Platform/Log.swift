@@ -29,6 +29,14 @@ public struct LogLine {
 
   public mutating func add(_ value: Int) { add(Int64(value)) }
 
+  /// The name of an errno value (strerror's text), e.g. "No such file or directory".
+  public mutating func add(errorName errno: Int32) {
+    guard let p = cp_error_name(errno) else { return }
+    var n = 0
+    while p[n] != 0 { n += 1 }
+    add(UnsafeRawBufferPointer(start: p, count: n))
+  }
+
   public mutating func add(_ value: Int64) {
     var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =

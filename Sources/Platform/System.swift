@@ -12,6 +12,9 @@ public struct SystemError: Error {
   public var description: String { String(cString: cp_error_name(errno)) }
   /// The listener address was neither an IPv4 nor an IPv6 literal.
   public var isInvalidAddress: Bool { errno == CP_EINVAL }
+  /// A file was larger than the buffer it was read into.
+  public var isFileTooLarge: Bool { errno == CP_EFBIG }
+  public var isNotFound: Bool { errno == CP_ENOENT }
 }
 
 public enum System {
@@ -63,6 +66,47 @@ public enum System {
     let n = cp_read_file(path, buffer.baseAddress, buffer.count)
     guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
     return Int(n)
+  }
+
+  /// As `readFile(_:into:)` with a NUL-terminated path kept from startup (for reloads).
+  public static func readFile(cPath: [UInt8], into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
+    precondition(cPath.last == 0, "path not NUL-terminated")
+    let n = cPath.withUnsafeBytes { p in
+      cp_read_file(p.baseAddress!.assumingMemoryBound(to: CChar.self), buffer.baseAddress, buffer.count)
+    }
+    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
+    return Int(n)
+  }
+
+  // MARK: midge passwd (a command-line mode: these allocate)
+
+  /// `n` bytes from getrandom(2).
+  public static func randomBytes(_ n: Int) throws(SystemError) -> [UInt8] {
+    var bytes = [UInt8](repeating: 0, count: n)
+    let rc = bytes.withUnsafeMutableBytes { cp_random($0.baseAddress, n) }
+    guard rc == 0 else { throw SystemError(errno: -rc) }
+    return bytes
+  }
+
+  public static var stdinIsTerminal: Bool { cp_stdin_is_tty() != 0 }
+
+  /// One line from stdin (echo off and `prompt` on stderr when stdin is a terminal); nil at
+  /// the end of input.
+  public static func readSecretLine(prompt: StaticString, limit: Int) throws(SystemError) -> [UInt8]? {
+    var buffer = [UInt8](repeating: 0, count: limit)
+    let n = buffer.withUnsafeMutableBytes { b in
+      cp_read_secret_line(UnsafeRawPointer(prompt.utf8Start).assumingMemoryBound(to: CChar.self), b.baseAddress, limit)
+    }
+    if n == Int(CP_END_OF_INPUT) { return nil }
+    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
+    buffer.removeLast(limit - n)
+    return buffer
+  }
+
+  /// Replaces the file at `path` (through "path.tmp", mode 0600, then rename).
+  public static func replaceFile(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
+    let rc = bytes.withUnsafeBytes { cp_replace_file(path, $0.baseAddress, $0.count) }
+    guard rc == 0 else { throw SystemError(errno: -rc) }
   }
 
   /// A listening TCP socket on `address` (NUL-terminated literal; nil: all IPv4 interfaces).

@@ -7,6 +7,7 @@ import Platform
 
 enum CLI {
   static func main(_ args: [[UInt8]]) -> Int32 {
+    if args.first == Array("passwd".utf8) { return Passwd.main(Array(args.dropFirst())) }
     var settings = Settings()
     let board = System.boardName
     do throws(ConfigError) {
@@ -108,18 +109,16 @@ enum CLI {
         return 1
       }
     }
-    var passwords: PasswordTable? = nil
-    if let path = settings.passwordFile {
-      guard let table = loadPasswords(path, settings) else {
-        removePidFile(settings)
-        return 1
-      }
-      passwords = table
-    }
     let arena = Arena(plan.memory)
     let broker = Broker(plan: plan, arena: arena)
-    broker.passwords = passwords
     broker.versionText = version
+    // password_file and acl_file, into their regions of the plan (errors: FILE:LINE).
+    let auth = AuthFiles(settings: settings, plan: plan, arena: arena, broker: broker)
+    if let message = auth.loadAtStartup() {
+      fail(message)
+      removePidFile(settings)
+      return 1
+    }
     let loop: EventLoop
     do throws(PlatformError) {
       loop = try EventLoop(broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose)
@@ -130,6 +129,7 @@ enum CLI {
     }
     loop.connectionMessages = settings.log.connectionMessages
     loop.shutdownFlushMs = UInt64(settings.shutdownFlushSeconds) * 1000
+    if auth.hasFiles { loop.reloadables.append(auth) }
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
       Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))")
@@ -171,38 +171,6 @@ enum CLI {
       return false
     }
     return true
-  }
-
-  /// Reads and parses the password_file into regions reserved here, at startup (never freed).
-  /// Errors are "FILE:LINE: message" (with the user name when there is one).
-  static func loadPasswords(_ path: String, _ settings: Settings) -> PasswordTable? {
-    let limit = settings.authFileBytesMax
-    let text = UnsafeMutableRawBufferPointer.allocate(byteCount: limit + 1, alignment: 8)
-    var n = 0
-    do throws(SystemError) {
-      n = try System.readFile(path, into: text)
-    } catch {
-      fail("cannot read password_file '\(path)': \(error.description)")
-      return nil
-    }
-    guard n <= limit else {
-      fail("\(path): password_file is larger than max_auth_file_bytes (\(limit) bytes)")
-      return nil
-    }
-    let storage = UnsafeMutableBufferPointer<PasswordEntry>.allocate(capacity: settings.passwordEntriesMax)
-    storage.initialize(repeating: PasswordEntry())
-    let bytes = UnsafeRawBufferPointer(rebasing: text[0..<n])
-    do throws(AuthFileError) {
-      return try PasswordTable.parse(bytes, into: storage, iterationsMax: settings.authMaxIterations)
-    } catch {
-      var message = "\(path):\(error.line): \(error.message)"
-      if error.subjectCount > 0 {
-        let subject = UnsafeRawBufferPointer(rebasing: bytes[error.subjectStart..<error.subjectStart + error.subjectCount])
-        message += " '" + String(decoding: subject, as: UTF8.self) + "'"
-      }
-      fail(message)
-      return nil
-    }
   }
 
   static func printPlan(_ plan: BrokerPlan, board: String) {

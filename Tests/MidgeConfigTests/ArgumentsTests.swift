@@ -126,9 +126,9 @@ struct ListenerPolicyTests {
   }
 
   @Test(
-    "anonymous clients: allowed on loopback listeners only, unless configured",
+    "anonymous clients: allowed on 127.0.0.1 and ::1 only, unless configured",
     arguments: [
-      ("127.0.0.1", true), ("127.1.2.3", true), ("::1", true), (nil, false), ("0.0.0.0", false),
+      ("127.0.0.1", true), ("127.1.2.3", false), ("127.0.0.2", false), ("::1", true), (nil, false), ("0.0.0.0", false),
       ("192.168.1.1", false), ("::", false), ("localhost", false), ("1270.0.0.1", false), ("::10", false),
     ] as [(String?, Bool)])
   func anonymousDefault(address: String?, loopback: Bool) {

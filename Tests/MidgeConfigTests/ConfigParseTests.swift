@@ -147,6 +147,26 @@ struct ConfigParseTests {
     #expect(s.listeners.map(\.origin) == ["a.conf", "b.conf"])
   }
 
+  @Test("auth keys: password_file and acl_file switch their plan regions on; sizes go to the limits")
+  func authKeys() throws {
+    let s = try parsed(
+      "password_file /etc/p\nacl_file /etc/a\nmax_acl_rules 7\nmax_username_length 9\nmax_password_entries 3\n"
+        + "max_auth_file_bytes 2KiB\nauth_max_iterations 500\n")
+    #expect(s.passwordFile == "/etc/p")
+    #expect(s.aclFile == "/etc/a")
+    #expect(s.limits.usesPasswordFile && s.limits.usesAclFile && !s.limits.usesIdentities)
+    #expect(s.limits.aclRulesMax == 7)
+    #expect(s.limits.usernameBytesMax == 9)
+    #expect(s.limits.passwordEntriesMax == 3)
+    #expect(s.limits.authFileBytesMax == 2048)
+    #expect(s.authMaxIterations == 500)
+    #expect(!Settings().limits.usesPasswordFile && !Settings().limits.usesAclFile)
+    #expect(parseError("max_acl_rules 0") == "test.conf:1: invalid value '0' for 'max_acl_rules' (1..1000000)")
+    #expect(parseError("max_username_length 65536")
+      == "test.conf:1: invalid value '65536' for 'max_username_length' (1..65535)")
+    #expect(parseError("acl_file") == "test.conf:1: 'acl_file' takes exactly one value")
+  }
+
   @Test("max_connections -1 (Mosquitto's unlimited) keeps the current bound")
   func maxConnectionsUnlimited() throws {
     var s = Settings()

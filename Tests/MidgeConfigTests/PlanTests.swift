@@ -297,3 +297,41 @@ struct PlanTests {
     #expect(plan.memory.totalBytes <= Int64(16 << 20))
   }
 }
+
+@Suite("Memory plan: auth regions")
+struct AuthPlanTests {
+  func names(_ p: BrokerPlan) -> [String] { p.memory.lines.map { "\($0.name)" } }
+
+  @Test("no auth file: no auth lines; password_file and acl_file: two regions each, in the budget")
+  func authLines() throws {
+    let bare = try BrokerPlan.make(Limits())
+    for name in ["password file text", "password entries", "acl file text", "acl rules", "session user names",
+                 "connection identities"] {
+      #expect(!names(bare).contains(name))
+    }
+    var s = Settings()
+    try Config.parse(
+      Array("password_file /p\nacl_file /a\nmax_acl_rules 100\nmax_password_entries 10\nmax_auth_file_bytes 1000\nmax_username_length 32\n".utf8),
+      origin: "t.conf", into: &s)
+    let plan = try BrokerPlan.make(s.limits)
+    func line(_ name: String) throws -> MemoryPlan.Line {
+      try #require(plan.memory.lines.first { "\($0.name)" == name }, "\(name)")
+    }
+    #expect(try line("password file text").count == 2)
+    #expect(try line("password file text").bytesEach == 1001)
+    #expect(try line("password entries").count == 20)
+    #expect(try line("acl file text").count == 2)
+    #expect(try line("acl rules").count == 200)
+    #expect(try line("session user names").count == s.limits.sessionCount)
+    #expect(try line("session user names").bytesEach == 32)
+    #expect(!names(plan).contains("connection identities"))
+    #expect(plan.memory.totalBytes <= Int64(s.limits.memoryBudgetBytes))
+    // The traffic pools shrink by what the auth regions take.
+    #expect(plan.rxChunks < bare.rxChunks)
+    var identities = Limits()
+    identities.usesIdentities = true
+    let withIdentities = try BrokerPlan.make(identities)
+    #expect(names(withIdentities).contains("connection identities"))
+    #expect(names(withIdentities).contains("session user names"))
+  }
+}

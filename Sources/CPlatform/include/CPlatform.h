@@ -36,6 +36,20 @@ long cp_raise_nofile(long wanted);
 // Returns -EFBIG when the file is larger than cap.
 long cp_read_file(const char *path, void *buf, size_t cap);
 
+// `midge passwd` (a command-line mode, not the broker):
+// Fills buf with n bytes from getrandom(2). Returns 0 or -errno.
+int cp_random(void *buf, size_t n);
+// Reads one line from stdin into buf, without its "\n" (and "\r"). When stdin is a terminal,
+// `prompt` is written to stderr first and echo is off while reading. Returns the length, -errno,
+// -EFBIG when the line is longer than cap, or CP_END_OF_INPUT at end of input before any byte.
+enum { CP_END_OF_INPUT = -100000 };
+long cp_read_secret_line(const char *prompt, void *buf, size_t cap);
+// 1 when stdin is a terminal.
+int cp_stdin_is_tty(void);
+// Replaces the file at path with len bytes of buf: written to "path.tmp" (mode 0600), synced,
+// then renamed over path. Returns 0 or -errno.
+int cp_replace_file(const char *path, const void *buf, size_t len);
+
 // TCP listener on address (IPv4 or IPv6 literal; NULL or "" means all IPv4 interfaces).
 // Non-blocking, SO_REUSEADDR, close-on-exec. Returns the fd or -errno (-EINVAL: bad address).
 int cp_listen_tcp(const char *address, uint16_t port, int backlog);
