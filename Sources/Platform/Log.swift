@@ -64,24 +64,19 @@ public enum Log {
   public static func configure(
     destinations: UInt8, types: UInt8, timestamp: Bool, timeFormat: String?, filePath: String?
   ) -> Int32 {
-    func withOptional(_ s: String?, _ body: (UnsafePointer<CChar>?) -> Int32) -> Int32 {
-      guard var s else { return body(nil) }
-      return s.withUTF8 { u in
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: u.count + 1) { c in
-          var i = 0
-          while i < u.count {
-            c[i] = CChar(bitPattern: u[i])
-            i += 1
-          }
-          c[u.count] = 0
-          return body(UnsafePointer(c.baseAddress))
-        }
-      }
-    }
-    let rc = withOptional(timeFormat) { format in
-      withOptional(filePath) { path in
-        cp_log_configure(UInt32(destinations), UInt32(types), timestamp ? 1 : 0, format, path)
-      }
+    // Both strings, NUL-terminated, in one startup-only array (this allocates: startup).
+    var bytes: [CChar] = []
+    let formatAt = bytes.count
+    if let timeFormat { for b in timeFormat.utf8 { bytes.append(CChar(bitPattern: b)) } }
+    bytes.append(0)
+    let pathAt = bytes.count
+    if let filePath { for b in filePath.utf8 { bytes.append(CChar(bitPattern: b)) } }
+    bytes.append(0)
+    let rc = bytes.withUnsafeBufferPointer { b in
+      // `!`: the array holds at least its two NULs, so it has storage.
+      cp_log_configure(
+        UInt32(destinations), UInt32(types), timestamp ? 1 : 0, timeFormat == nil ? nil : b.baseAddress! + formatAt,
+        filePath == nil ? nil : b.baseAddress! + pathAt)
     }
     return -rc
   }

@@ -162,12 +162,12 @@ enum CLI {
   /// Opens the log destinations (log_dest file: an error when the file cannot be opened).
   static func configureLog(_ settings: Settings) -> Bool {
     let log = settings.log
-    let types = settings.verbose ? LogLevel.allMask : log.types
+    let file = log.destinations & LogSettings.file != 0 ? log.filePath : nil
     let rc = Log.configure(
-      destinations: log.destinations, types: types, timestamp: log.timestamp, timeFormat: log.timestampFormat,
-      filePath: log.destinations & LogSettings.file != 0 ? log.filePath : nil)
+      destinations: log.destinations, types: settings.verbose ? LogLevel.allMask : log.types,
+      timestamp: log.timestamp, timeFormat: log.timestampFormat, filePath: file)
     guard rc == 0 else {
-      fail("cannot open log file '\(log.filePath ?? "")': \(SystemError(errno: rc).description)")
+      fail("cannot open log file '" + (file ?? "") + "': " + SystemError(errno: rc).description)
       return false
     }
     return true
