@@ -33,7 +33,7 @@ HOST_ARCH  := $(shell uname -m)
 HOST_BOARD := $(if $(filter aarch64 arm64,$(HOST_ARCH)),raspberry-pi-4,$(if $(filter armv7l armv7,$(HOST_ARCH)),turris-omnia,x86_64-generic))
 ARGS ?=
 
-.PHONY: run test deps unit integration integration-all fuzz bench-wire bench bench-quick bench-qemu
+.PHONY: run test deps mbedtls unit integration integration-all fuzz bench-wire bench bench-quick bench-qemu
 
 FUZZ_SECONDS ?= 60
 FUZZ_DIR     := $(ROOT)/.build-fuzz
@@ -41,12 +41,18 @@ WIRE_SOURCES := $(wildcard $(ROOT)/Sources/MQTTWire/*.swift)
 
 deps:
 	@bash $(ROOT)/toolchain/install-deps.sh
+	@$(MAKE) --no-print-directory mbedtls
+
+# Debian's mbedTLS source package into third_party/mbedtls (gitignored; nothing when present).
+# SwiftPM compiles it (target CMbedTLS) per build directory, so each board caches its own objects.
+mbedtls:
+	@sh $(ROOT)/toolchain/fetch-mbedtls.sh >/dev/null
 
 run: deps
 	@$(MAKE) --no-print-directory board BOARD=$(HOST_BOARD)
 	$(DIST)/$(HOST_BOARD)/midge $(ARGS)
 
-unit:
+unit: mbedtls
 	$(SWIFT) test --package-path $(ROOT)
 
 integration: board
@@ -166,7 +172,7 @@ board-check:
 	@echo "$(BOARD)" | grep -Eq '^[a-z0-9][a-z0-9._-]*$$' || { echo "make board: bad board name '$(BOARD)'"; exit 2; }
 	@test -f "$(BUNDLE)/$(SDK)/swift-sdk.json" || { echo "boards/$(BOARD).conf: sdk '$(SDK)' is not a flavour in $(BUNDLE) (run 'make sdk'?)"; exit 2; }
 
-board: board-check
+board: board-check mbedtls
 	$(info == $(BOARD): sdk $(SDK), cpu $(CPU))
 	$(info $(SWIFT) build $(BOARD_SWIFT_FLAGS))
 	@start=$$(date +%s); \

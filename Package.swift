@@ -7,7 +7,17 @@
 //   MidgeAuth (pure: password and ACL files; BrokerCore checks CONNECT against its password table).
 //   MidgeConfig (pure) is used by midge; the C targets CPlatform and CAllocHook only by
 //   Platform (midge links the allocation wrappers but calls no C itself).
+//   CMbedTLS is Debian's mbedTLS 2.28 source package, fetched by toolchain/fetch-mbedtls.sh into
+//   third_party/ (gitignored; `make deps` runs it), compiled with our own configuration header
+//   Sources/CTLS/config/midge_mbedtls_config.h; only CTLS (C) includes its headers.
 import PackageDescription
+
+// Both C targets that see mbedTLS headers are compiled with the same configuration. No unwind
+// tables: nothing unwinds through C here, and they cost ~25 KB of .eh_frame.
+let mbedtlsConfig: [CSetting] = [
+  .define("MBEDTLS_CONFIG_FILE", to: "\"midge_mbedtls_config.h\""),
+  .unsafeFlags(["-fno-asynchronous-unwind-tables", "-fno-unwind-tables"]),
+]
 
 // The product's allocation guard (Sources/CAllocHook): every malloc-family call goes through
 // counting wrappers, so a test can prove that nothing is allocated after startup.
@@ -22,12 +32,16 @@ let package = Package(
   targets: [
     .target(name: "CPlatform"),
     .target(name: "CAllocHook"),
+    .target(
+      name: "CMbedTLS", path: "third_party/mbedtls", sources: ["library"], publicHeadersPath: "include",
+      cSettings: mbedtlsConfig + [.headerSearchPath("../../Sources/CTLS/config"), .unsafeFlags(["-w"])]),
+    .target(name: "CTLS", dependencies: ["CMbedTLS"], cSettings: mbedtlsConfig + [.headerSearchPath("config")]),
     .target(name: "MQTTWire"),
     .target(name: "Bounded"),
     .target(name: "MidgeAuth"),
     .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded", "MidgeAuth"]),
     .target(name: "MidgeConfig", dependencies: ["BrokerCore"]),
-    .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform", "CAllocHook"]),
+    .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform", "CAllocHook", "CTLS"]),
     .executableTarget(
       name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "MidgeAuth"],
       linkerSettings: [.unsafeFlags(wrapAllocations)]),

@@ -191,6 +191,16 @@ public final class Broker {
     return ConnectionID(slot: slot, generation: generation)
   }
 
+  /// Counts a TLS event of the platform (Stats: tls*).
+  public func countTLS(_ event: TLSEvent) {
+    switch event {
+    case .handshakeDone: stats.tlsHandshakes &+= 1
+    case .handshakeFailed: stats.tlsHandshakesFailed &+= 1
+    case .refusedSessions: stats.tlsRefusedSessions &+= 1
+    case .refusedHandshakes: stats.tlsRefusedHandshakes &+= 1
+    }
+  }
+
   /// Where the platform should read this connection's next bytes. Empty when the connection
   /// must not be read now (closing, or paused until a receive buffer is free).
   public func readBuffer(_ id: ConnectionID) -> UnsafeMutableRawBufferPointer {

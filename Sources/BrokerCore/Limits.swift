@@ -76,6 +76,13 @@ public struct Limits: Sendable, Equatable {
   /// autotuning. Kernel memory, outside the budget: `--plan` shows the worst case.
   public var socketSendBufferBytes = 0
   public var socketReceiveBufferBytes = 0
+  /// TLS session slots (`max_tls_sessions`): TLS clients connected at once, handshaking or not.
+  /// Only reserved when a TLS listener is configured. When all are in use a new TLS client is
+  /// closed at once (counted, Stats.tlsRefusedSessions); other clients are unaffected.
+  public var tlsSessionsMax = 32
+  /// TLS handshakes in progress at once (`max_tls_handshakes`): each needs extra TLS heap for
+  /// its duration. When all are in use a new TLS client is closed at once (counted).
+  public var tlsHandshakesMax = 4
   /// Authentication and access control (README, "Authentication and access control"). Each
   /// auth file has two regions (text and table), so that a reload (SIGHUP) parses into the
   /// spare one and swaps only on success. `max_auth_file_bytes`: the largest password_file or
@@ -113,6 +120,18 @@ public struct Limits: Sendable, Equatable {
 public enum QueueFullAction: UInt8, Sendable {
   case quotaExceeded
   case pause
+}
+
+/// A line the platform adds to the plan (its TLS sessions and heap): count x bytes each.
+public struct PlatformLine {
+  public let name: StaticString
+  public let count: Int
+  public let bytesEach: Int
+  public init(_ name: StaticString, count: Int, bytesEach: Int) {
+    self.name = name
+    self.count = count
+    self.bytesEach = bytesEach
+  }
 }
 
 /// Why a plan does not fit, naming the consumer to shrink.
@@ -166,6 +185,8 @@ public struct BrokerPlan {
   public var sockets: ByteReservation
   /// The platform's fixed event-loop buffers (poller batch, write slices).
   public var loopBuffers: ByteReservation
+  /// The platform's own lines (TLS), in the order asked for in `make(platform:)`, back to back.
+  public var platform: [ByteReservation] = []
 
   /// Rings per connection slot: free slots, flush, close, interest, rx and large waiters.
   static let ringsPerConnection = 6
@@ -179,7 +200,8 @@ public struct BrokerPlan {
   }
 
   public static func make(
-    _ limits: Limits, socketBytesPerConnection: Int = 8, loopBufferBytes: Int = 8192
+    _ limits: Limits, socketBytesPerConnection: Int = 8, loopBufferBytes: Int = 8192,
+    platform: [PlatformLine] = []
   ) throws(PlanError) -> BrokerPlan {
     try limits.verify()
     var m = MemoryPlan()
@@ -227,6 +249,8 @@ public struct BrokerPlan {
       limits.usesIdentities
       ? m.reserveBytes("connection identities", count: n, bytesEach: limits.usernameBytesMax)
       : .none(bytesEach: limits.usernameBytesMax)
+    var platformLines: [ByteReservation] = []
+    for p in platform { platformLines.append(m.reserveBytes(p.name, count: p.count, bytesEach: p.bytesEach)) }
     // What is left is shared by the four pools that absorb traffic: receive chunks (1/4),
     // send chunks (3/8), the message store (1/4) and queue entries (1/8).
     let fixed = m.totalBytes + Int64(9 * Arena.alignment)  // alignment slack of the pool lines
@@ -270,6 +294,7 @@ public struct BrokerPlan {
       passwordEntries: passwordEntries, aclText: aclText, aclRecords: aclRecords, usernames: usernames,
       identities: identities, sockets: sockets, loopBuffers: loopBuffers)
     plan.memory = m
+    plan.platform = platformLines
     plan.rxChunks = rxCount
     plan.txChunks = txCount
     plan.messageChunks = messageCount
@@ -323,6 +348,8 @@ extension Limits {
     if socketReceiveBufferBytes < 0 || socketReceiveBufferBytes > 16 << 20 {
       throw fail("socket_receive_buffer must be 0..16MiB")
     }
+    if tlsSessionsMax < 0 || tlsSessionsMax > 65536 { throw fail("max_tls_sessions must be 0..65536") }
+    if tlsHandshakesMax < 1 || tlsHandshakesMax > 4096 { throw fail("max_tls_handshakes must be 1..4096") }
     // Offsets into an auth file are 32-bit (PasswordEntry, AclRecord).
     if authFileBytesMax < 1 || authFileBytesMax > 64 << 20 { throw fail("max_auth_file_bytes must be 1..64MiB") }
     if passwordEntriesMax < 1 || passwordEntriesMax > 1_000_000 { throw fail("max_password_entries must be 1..1000000") }

@@ -119,9 +119,22 @@ public struct Stats: Sendable {
   /// Queued messages (entries) across all sessions, and stored messages.
   public var messagesQueued = 0
   public var messagesStored = 0
+  /// TLS handshakes completed, and failed (bad or missing certificate, wrong PSK, an old TLS
+  /// version, plaintext MQTT or garbage on a TLS port, timeouts are counted as connect timeouts).
+  public var tlsHandshakes: UInt64 = 0
+  public var tlsHandshakesFailed: UInt64 = 0
+  /// TLS clients closed at once because every TLS session slot (max_tls_sessions) or every
+  /// handshake slot (max_tls_handshakes) was in use.
+  public var tlsRefusedSessions: UInt64 = 0
+  public var tlsRefusedHandshakes: UInt64 = 0
   var closeCounts: [17 of UInt64] = .init(repeating: 0)
 
   public func closes(_ r: CloseReason) -> UInt64 { closeCounts[Int(r.rawValue)] }
 
   mutating func countClose(_ r: CloseReason) { closeCounts[Int(r.rawValue)] &+= 1 }
+}
+
+/// TLS events the platform reports (`Broker.countTLS`).
+public enum TLSEvent: Sendable {
+  case handshakeDone, handshakeFailed, refusedSessions, refusedHandshakes
 }

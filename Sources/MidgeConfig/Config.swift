@@ -24,6 +24,8 @@ public struct ListenerConfig {
   /// Address literal as bytes, NUL-terminated for C; nil means every IPv4 interface.
   public var address: [UInt8]?
   public var origin: String
+  /// TLS options of this listener (mosquitto's per-listener cafile, certfile, ...).
+  public var tls = TLSConfig()
 
   public init(port: UInt16, address: [UInt8]?, origin: String) {
     self.port = port
@@ -63,6 +65,9 @@ public struct Settings {
   public var authMaxIterations = 10_000
   /// `acl_file`: a mosquitto acl_file (sizes: limits.aclRulesMax, limits.authFileBytesMax).
   public var aclFile: String?
+  /// `psk_file`: `identity:hexkey` lines for the listeners with a `psk_hint` (and where it was set).
+  public var pskFile: String?
+  public var pskFileOrigin = ""
   public var configPath: String?
   public var portOverride: UInt16?
   /// `--memory`: applied after the config file.
@@ -205,7 +210,7 @@ public enum Config {
         } else {
           let warned = s.warnings.count
           do throws(ConfigError) {
-            try apply(words, origin: origin, into: &s)
+            try apply(words, origin: origin, line: lineNumber, into: &s)
           } catch {
             throw ConfigError("\(origin):\(lineNumber): \(error.message)")
           }
@@ -235,8 +240,9 @@ public enum Config {
     if let failure { throw failure }
   }
 
-  static func apply(_ w: [[UInt8]], origin: String, into s: inout Settings) throws(ConfigError) {
+  static func apply(_ w: [[UInt8]], origin: String, line: Int = 0, into s: inout Settings) throws(ConfigError) {
     let key = w[0]
+    if try applyTLS(w, origin: origin, line: line, into: &s) { return }
     func one() throws(ConfigError) -> [UInt8] {
       guard w.count == 2 else { throw ConfigError("'\(text(key))' takes exactly one value") }
       return w[1]

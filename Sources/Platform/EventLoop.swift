@@ -14,19 +14,24 @@ import CPlatform
 public struct ListenerSocket {
   public let fd: Int32
   public let anonymousAllowed: Bool
+  /// Set for a TLS listener (Platform/TLS.swift).
+  public let tls: TLSListener?
   /// The port, for log lines ("New connection from ... on port 1883.").
   public let port: UInt16
-  public init(fd: Int32, anonymousAllowed: Bool, port: UInt16 = 0) {
+  public init(fd: Int32, anonymousAllowed: Bool, tls: TLSListener? = nil, port: UInt16 = 0) {
     self.fd = fd
     self.anonymousAllowed = anonymousAllowed
+    self.tls = tls
     self.port = port
   }
 }
 
-/// Per-connection platform record, 8 bytes, in the plan's "socket table".
+/// Per-connection platform record, 12 bytes, in the plan's "socket table".
 struct SocketRecord {
   var fd: Int32 = -1
   var interest: UInt32 = 0
+  /// The TLS session slot (TLS.swift), or -1 for plain TCP.
+  var tls: Int32 = -1
 }
 
 /// Something SIGHUP reloads (the auth files; TLS certificates may join). `reload` runs on the
@@ -59,6 +64,8 @@ public final class EventLoop {
   /// `shutdown_flush_timeout`: how long queued output is flushed when stopping (Shutdown.swift).
   public var shutdownFlushMs: UInt64 = EventLoop.shutdownFlushMsDefault
   public static let shutdownFlushMsDefault: UInt64 = 2000
+  /// TLS session slots when a listener speaks TLS (TLS.swift holds the TLS paths).
+  let tls: TLSSessions?
   /// Listeners are taken out of the poller for a moment when the process runs out of file
   /// descriptors (EMFILE), instead of spinning on a readable listener.
   var listenersPausedUntil: UInt64 = 0
@@ -66,8 +73,11 @@ public final class EventLoop {
   /// What SIGHUP reloads, in order; set at startup.
   public var reloadables: [any Reloadable] = []
 
-  public init(broker: Broker, plan: BrokerPlan, arena: Arena, listeners: [ListenerSocket], verbose: Bool) throws(PlatformError) {
+  public init(
+    broker: Broker, plan: BrokerPlan, arena: Arena, listeners: [ListenerSocket], verbose: Bool, tls: TLSSessions? = nil
+  ) throws(PlatformError) {
     self.broker = broker
+    self.tls = tls
     self.listeners = listeners
     self.verbose = verbose
     let ep = cp_epoll_create()
@@ -137,11 +147,13 @@ public final class EventLoop {
       }
       i += 1
     }
+    serveTLSPending(now: now)
     broker.tick(now: now)
     applyEffects()
   }
 
   func timeout(now: UInt64) -> Int32 {
+    if tlsReadyPending { return 0 }  // decrypted bytes wait inside mbedTLS
     var t: UInt64 = 1000
     if let due = broker.nextTimerMs { t = due > now ? min(t, due - now) : 0 }
     if listenersPausedUntil != 0 { t = min(t, listenersPausedUntil > now ? listenersPausedUntil - now : 0) }
@@ -172,7 +184,11 @@ public final class EventLoop {
       sockets[s] = SocketRecord(fd: fd, interest: UInt32(CP_EV_IN))
       logAccepted(fd, port: listener.port)
       let rc = cp_epoll_add(epoll, fd, UInt32(CP_EV_IN), id.token)
-      if rc != 0 { broker.peerClosed(id, reason: .ioError) }
+      if rc != 0 {
+        broker.peerClosed(id, reason: .ioError)
+      } else if let t = listener.tls {
+        startTLS(id, fd: fd, listener: t)
+      }
     }
   }
 
@@ -206,6 +222,7 @@ public final class EventLoop {
   }
 
   func read(_ id: ConnectionID, now: UInt64) {
+    if sockets[Int(id.slot)].tls >= 0 { return readTLS(id, sockets[Int(id.slot)].tls, now: now) }
     let fd = sockets[Int(id.slot)].fd
     var reads = 0
     while reads < EventLoop.readsPerEvent {
@@ -231,6 +248,7 @@ public final class EventLoop {
   /// Writes queued output: up to `writesPerFlush` writev calls; EPOLLOUT only after EAGAIN.
   func flush(_ id: ConnectionID) {
     let s = Int(id.slot)
+    if sockets[s].tls >= 0 { return flushTLS(id, sockets[s].tls) }
     let fd = sockets[s].fd
     var writes = 0
     while writes < EventLoop.writesPerFlush {
@@ -269,7 +287,9 @@ public final class EventLoop {
     }
     while let id = broker.nextClose() {
       let s = Int(id.slot)
-      if broker.outputCount(id) > 0 {
+      if sockets[s].tls >= 0 {
+        endTLS(id, sockets[s].tls)  // last flush, close_notify, the session back to the pool
+      } else if broker.outputCount(id) > 0 {
         // One last non-blocking attempt: a CONNACK with a refusal code, say.
         let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
         let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))

@@ -54,6 +54,13 @@ extension EventLoop {
   func drainFlush(_ id: ConnectionID) {
     let s = Int(id.slot)
     guard s < sockets.count, sockets[s].fd >= 0 else { return }
+    if sockets[s].tls >= 0 {
+      // Through TLS (TLS.swift); a connection still in its handshake has nothing to flush.
+      guard let tls, !tls.states[Int(sockets[s].tls)].handshaking else { return }
+      flushTLS(id, sockets[s].tls)
+      drainInterest(id, out: broker.outputCount(id) > 0 && broker.closeReason(id) == nil)
+      return
+    }
     var writes = 0
     var blocked = false
     while writes < EventLoop.writesPerFlush {
@@ -72,7 +79,13 @@ extension EventLoop {
       }
       break
     }
-    let wanted: UInt32 = blocked || (broker.outputCount(id) > 0 && broker.closeReason(id) == nil) ? UInt32(CP_EV_OUT) : 0
+    drainInterest(id, out: blocked || (broker.outputCount(id) > 0 && broker.closeReason(id) == nil))
+  }
+
+  /// While draining: EPOLLOUT while output is left, never EPOLLIN (nothing more is read).
+  func drainInterest(_ id: ConnectionID, out: Bool) {
+    let s = Int(id.slot)
+    let wanted: UInt32 = out ? UInt32(CP_EV_OUT) : 0
     if wanted != sockets[s].interest {
       sockets[s].interest = wanted
       _ = cp_epoll_modify(epoll, sockets[s].fd, wanted, id.token)

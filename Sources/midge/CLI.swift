@@ -31,15 +31,24 @@ enum CLI {
       }
       if let path = cli.configPath { try readConfig(path, into: &settings) }
       if let bytes = cli.memoryOverride { settings.limits.memoryBudgetBytes = bytes }
+      try Config.checkTLS(settings)
     } catch {
       fail(error.message)
       return 2
+    }
+    // TLS: the listeners' key material is read and measured now, so that the plan holds it.
+    var tls = TLSStartup()
+    if settings.hasTLSListener {
+      guard let t = loadTLS(settings) else { return 1 }
+      tls = t
     }
     let plan: BrokerPlan
     do throws(PlanError) {
       plan = try BrokerPlan.make(
         settings.limits, socketBytesPerConnection: EventLoop.socketBytesPerConnection,
-        loopBufferBytes: EventLoop.loopBufferBytes)
+        loopBufferBytes: EventLoop.loopBufferBytes,
+        platform: TLSSessions.planLines(
+          configBytes: tls.configBytes, sessions: tls.sessions, handshakes: settings.limits.tlsHandshakesMax))
     } catch {
       if error.neededBytes > 0 {
         fail("memory plan does not fit: budget \(error.budgetBytes) bytes, at least \(error.neededBytes) needed;"
@@ -53,7 +62,87 @@ enum CLI {
       printPlan(plan, board: board)
       return 0
     }
-    return run(settings, plan)
+    return run(settings, plan, tls)
+  }
+
+  /// What startup learnt about TLS before the plan: each TLS listener's files, read.
+  struct TLSStartup {
+    var files: [TLSListenerFiles] = []
+    var configBytes = 0
+    var sessions = 0
+  }
+
+  /// Reads every TLS listener's cafile/capath/certfile/keyfile and the psk_file, and measures
+  /// what they take in the TLS heap. Errors name the listener's first TLS option (FILE:LINE).
+  static func loadTLS(_ settings: Settings) -> TLSStartup? {
+    var result = TLSStartup()
+    result.sessions = settings.limits.tlsSessionsMax
+    var psk: [([UInt8], [UInt8])] = []
+    if let path = settings.pskFile {
+      do throws(ConfigError) {
+        let text: [UInt8]
+        do throws(SystemError) {
+          text = try System.readFile(path, limit: settings.limits.authFileBytesMax)
+        } catch {
+          throw ConfigError("\(settings.pskFileOrigin): cannot read psk_file '\(path)': \(error.description)")
+        }
+        psk = try Config.parsePSKFile(text, origin: path)
+      } catch {
+        fail(error.message)
+        return nil
+      }
+    }
+    let tlsListeners = settings.listeners.filter { $0.tls.isEnabled }
+    for l in tlsListeners {
+      let t = l.tls
+      func read(_ path: String, _ key: String) -> [UInt8]? {
+        do throws(SystemError) {
+          return try System.readFile(path, limit: 1 << 20) + [0]  // PEM is parsed NUL-terminated
+        } catch {
+          fail("\(t.origin): listener \(l.port): cannot read \(key) '\(path)': \(error.description)")
+          return nil
+        }
+      }
+      var f = TLSListenerFiles()
+      if let c = t.certfile, let k = t.keyfile {
+        guard let cert = read(c, "certfile"), let key = read(k, "keyfile") else { return nil }
+        f.certificate = cert
+        f.key = key
+        f.names = "certfile '\(c)', keyfile '\(k)'"
+      }
+      if let c = t.cafile {
+        guard let ca = read(c, "cafile") else { return nil }
+        f.authorities.append(ca)
+      }
+      if let dir = t.capath {
+        do throws(SystemError) {
+          for path in try TLSFiles.certificates(in: dir) {
+            guard let ca = read(path, "capath file") else { return nil }
+            f.authorities.append(ca)
+          }
+        } catch {
+          fail("\(t.origin): listener \(l.port): cannot read capath '\(dir)': \(error.description)")
+          return nil
+        }
+      }
+      if t.pskHint != nil { f.psk = psk }
+      f.requireCertificate = t.requireCertificate
+      f.identityAsUsername = t.useIdentityAsUsername
+      f.ciphers = t.ciphers
+      result.files.append(f)
+    }
+    if result.sessions == 0 {
+      fail("\(tlsListeners[0].tls.origin): a TLS listener needs max_tls_sessions of at least 1")
+      return nil
+    }
+    do throws(TLSError) {
+      result.configBytes = try TLSListener.measure(result.files)
+    } catch {
+      let l = tlsListeners[max(0, error.listener)]
+      fail("\(l.tls.origin): listener \(l.port): \(error.message)")
+      return nil
+    }
+    return result
   }
 
   /// Reads and parses one config file; `include_dir` is allowed only where `include` is given.
@@ -82,7 +171,7 @@ enum CLI {
     }
   }
 
-  static func run(_ settings: Settings, _ plan: BrokerPlan) -> Int32 {
+  static func run(_ settings: Settings, _ plan: BrokerPlan, _ tlsStartup: TLSStartup) -> Int32 {
     let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
     let nofile = System.raiseOpenFileLimit(wanted)
     guard configureLog(settings) else { return 1 }
@@ -119,9 +208,27 @@ enum CLI {
       removePidFile(settings)
       return 1
     }
+    var tls: TLSSessions? = nil
+    if !tlsStartup.files.isEmpty {
+      do throws(TLSError) {
+        let t = try TLSSessions(
+          plan: plan, first: 0, arena: arena, sessions: tlsStartup.sessions,
+          handshakes: settings.limits.tlsHandshakesMax, listeners: tlsStartup.files)
+        var k = 0
+        for (i, l) in settings.effectiveListeners.enumerated() where l.tls.isEnabled {
+          sockets[i] = ListenerSocket(fd: sockets[i].fd, anonymousAllowed: sockets[i].anonymousAllowed, tls: t.listeners[k])
+          k += 1
+        }
+        tls = t
+      } catch {
+        fail("TLS: \(error.message)")
+        return 1
+      }
+    }
     let loop: EventLoop
     do throws(PlatformError) {
-      loop = try EventLoop(broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose)
+      loop = try EventLoop(
+        broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose, tls: tls)
     } catch {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
       removePidFile(settings)
@@ -132,7 +239,8 @@ enum CLI {
     if auth.hasFiles { loop.reloadables.append(auth) }
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
-      Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(anonymous))")
+      let kind = l.tls.isEnabled ? "TLS, " : ""
+      Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(kind)\(anonymous))")
     }
     if nofile >= 0 && nofile < wanted {
       Log.text(.warning, "open file limit \(nofile) is below max_connections + listeners")
@@ -145,6 +253,10 @@ enum CLI {
     System.notifyServiceManager("STOPPING=1")
     let after = AllocationGuard.sealedAllocations
     AllocationGuard.unseal()
+    if let tls {
+      Log.text(.information, "TLS heap: \(tls.heapSize) bytes, \(tlsStartup.configBytes) for certificates and keys, "
+        + "peak \(tls.heapPeak) in use, \(tls.heapUsed) at exit")
+    }
     if AllocationGuard.isEnabled {
       let startup = AllocationGuard.startupAllocations
       Log.text(.notice, "allocations: \(startup) at startup, \(after) after startup")

@@ -180,3 +180,91 @@ def test_no_allocation_after_startup(broker):
     assert startup > 0, "the allocation wrappers are not linked into this binary"
     assert after == 0, f"{after} allocations after startup"
     assert code == 0, f"exit code {code} after SIGTERM"
+
+
+def run_tls_workload(port, psk_port, pki):
+    """TLS traffic next to the plain workload: server-cert and mutual-TLS clients, PSK, payloads
+    of several records, refused handshakes (plaintext, garbage, a full session pool)."""
+    import socket
+    import ssl
+    import subprocess
+    import tlspki
+
+    def context(cert=None):
+        ctx = ssl.create_default_context(cafile=pki["ca.crt"])
+        if cert:
+            ctx.load_cert_chain(pki[cert + ".crt"], pki[cert + ".key"])
+        return ctx
+
+    def tls_client(ctx):
+        c = mqttraw.RawClient.__new__(mqttraw.RawClient)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=scaled(5))
+        c.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+        c.buffer = b""
+        return c
+
+    sub = tls_client(context("alice"))
+    assert sub.connect(scaled(5), client_id="alloc-tls-sub") == mqttraw.connack(0)
+    sub.send(mqttraw.subscribe(1, [("tls/#", 0)]))
+    assert sub.read_packet(scaled(5))[:1] == b"\x90"
+    pub = tls_client(context())
+    assert pub.connect(scaled(5), client_id="alloc-tls-pub") == mqttraw.connack(0)
+    payloads = [b"s%d" % i for i in range(50)] + [bytes([66 + i]) * (20_000 + 9_000 * i) for i in range(3)]
+    for p in payloads:
+        pub.send(mqttraw.publish("tls/x", p))
+    for p in payloads:
+        packet = sub.read_packet(scaled(10))
+        assert packet.endswith(p)
+    r = subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(psk_port), "--psk", tlspki.PSK_KEY,
+                        "--psk-identity", tlspki.PSK_IDENTITY, "-t", "tls/psk", "-m", "k"],
+                       capture_output=True, timeout=scaled(10))
+    assert r.returncode == 0, r.stderr
+    assert sub.read_packet(scaled(5)).endswith(b"k")
+    # Refused: plaintext MQTT, garbage, and a third session beyond max_tls_sessions 3.
+    for junk in (mqttraw.connect(client_id="plain"), bytes(range(256)) * 8):
+        with mqttraw.RawClient(port, timeout=scaled(5)) as c:
+            c.send(junk)
+            c.wait_closed(scaled(5))
+    for attempt in range(20):  # the PSK client's session may still be closing
+        try:
+            extra = tls_client(context())
+            assert extra.connect(scaled(5), client_id="alloc-tls-3") == mqttraw.connack(0)
+            break
+        except (ssl.SSLError, ConnectionError, OSError, TimeoutError):
+            time.sleep(0.1)
+    else:
+        raise AssertionError("no third TLS session")
+    try:
+        refused = tls_client(context())
+        refused.connect(scaled(5), client_id="alloc-tls-4")
+        raise AssertionError("a fourth TLS session was admitted")
+    except (ssl.SSLError, ConnectionError, OSError, TimeoutError):
+        pass
+    for c in (extra, pub, sub):
+        c.send(mqttraw.DISCONNECT)
+        c.close()
+
+
+def test_no_allocation_after_startup_with_tls(broker, tmp_path):
+    import harness
+    import tlspki
+    pki = tlspki.make_pki(tmp_path / "pki")
+    tls_port, psk_port = harness.free_port(), harness.free_port()
+    b = broker(CONFIG + ["max_tls_sessions 3", f"psk_file {pki['psk']}",
+                        f"listener {tls_port} 127.0.0.1", f"certfile {pki['server.crt']}",
+                        f"keyfile {pki['server.key']}", f"cafile {pki['ca.crt']}",
+                        f"listener {psk_port} 127.0.0.1", "psk_hint midge"])
+    deadline = time.monotonic() + scaled(10)
+    while not harness.port_accepts(tls_port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(scaled(0.3))  # the readiness probes' sessions are closed
+    run_tls_workload(tls_port, psk_port, pki)
+    run_workload(b.port)
+    assert b.alive()
+    code = b.terminate(scaled(10))
+    log = b.stderr_path.read_text()
+    m = re.search(r"allocations: (\d+) at startup, (\d+) after startup", log)
+    assert m, f"no allocation report in the broker's log:\n{log[-2000:]}"
+    assert int(m.group(1)) > 0 and int(m.group(2)) == 0, m.group(0)
+    assert "TLS heap:" in log
+    assert code == 0

@@ -1,0 +1,339 @@
+// mbedTLS glue for midge: pool, RNG, listener configuration, non-blocking server sessions whose
+// BIO callbacks use the socket fd kept in the session record. See include/CTLS.h.
+#include "CTLS.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "mbedtls/ctr_drbg.h"
+#include "mbedtls/error.h"
+#include "mbedtls/memory_buffer_alloc.h"
+#include "mbedtls/net_sockets.h"
+#include "mbedtls/oid.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/platform.h"
+#include "mbedtls/ssl.h"
+#include "mbedtls/ssl_ciphersuites.h"
+#include "mbedtls/x509_crt.h"
+
+typedef struct {
+  uint8_t identity_len, key_len;
+  uint8_t identity[CTLS_IDENTITY_MAX];
+  uint8_t key[CTLS_PSK_MAX];
+} psk_entry;
+
+struct ctls_listener {
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt cert;
+  mbedtls_pk_context key;
+  mbedtls_x509_crt ca;
+  int has_cert, has_ca, identity_from_cert;
+  psk_entry *psk;
+  size_t psk_count, psk_capacity;
+  int suites[CTLS_SUITES_MAX + 1];
+};
+
+typedef struct {
+  mbedtls_ssl_context ssl;  // first: callbacks get the ssl pointer and find the record from it
+  const struct ctls_listener *listener;
+  int fd;
+  uint16_t identity_len;
+  uint8_t identity[CTLS_IDENTITY_MAX];
+} session;
+
+static mbedtls_ctr_drbg_context drbg;
+
+// --- pool and RNG ---
+
+void ctls_heap_init(void *buf, size_t len) { mbedtls_memory_buffer_alloc_init(buf, len); }
+
+size_t ctls_heap_header_bytes(void) { return 8 * sizeof(size_t); }  // memory_header, MEMORY_DEBUG, no backtrace
+
+size_t ctls_heap_used(void) {
+  size_t used = 0, blocks = 0;
+  mbedtls_memory_buffer_alloc_cur_get(&used, &blocks);
+  return used + blocks * ctls_heap_header_bytes();
+}
+
+size_t ctls_heap_peak(void) {
+  size_t used = 0, blocks = 0;
+  mbedtls_memory_buffer_alloc_max_get(&used, &blocks);
+  return used + blocks * ctls_heap_header_bytes();
+}
+
+void ctls_heap_reset_peak(void) { mbedtls_memory_buffer_alloc_max_reset(); }
+
+static int entropy(void *ctx, unsigned char *out, size_t len) {
+  (void)ctx;
+  while (len > 0) {
+    ssize_t n = getrandom(out, len, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+    }
+    out += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+int ctls_rng_init(void) {
+  mbedtls_ctr_drbg_init(&drbg);
+  static const unsigned char personal[] = "midge";
+  return mbedtls_ctr_drbg_seed(&drbg, entropy, NULL, personal, sizeof personal - 1);
+}
+
+const char *ctls_error_text(int err) {
+  static char text[160];
+  mbedtls_strerror(err, text, sizeof text);
+  return text;
+}
+
+// --- listener configuration ---
+
+ctls_listener *ctls_listener_new(void) {
+  ctls_listener *l = mbedtls_calloc(1, sizeof *l);
+  if (!l) return NULL;
+  mbedtls_ssl_config_init(&l->conf);
+  mbedtls_x509_crt_init(&l->cert);
+  mbedtls_x509_crt_init(&l->ca);
+  mbedtls_pk_init(&l->key);
+  return l;
+}
+
+int ctls_listener_add_ca(ctls_listener *l, const uint8_t *pem, size_t len) {
+  int rc = mbedtls_x509_crt_parse(&l->ca, pem, len);
+  if (rc > 0) rc = MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT;  // some certificates did not parse
+  if (rc == 0) l->has_ca = 1;
+  return rc;
+}
+
+int ctls_listener_set_cert(ctls_listener *l, const uint8_t *cert, size_t cert_len, const uint8_t *key,
+                           size_t key_len) {
+  int rc = mbedtls_x509_crt_parse(&l->cert, cert, cert_len);
+  if (rc > 0) rc = MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT;
+  if (rc != 0) return rc;
+  rc = mbedtls_pk_parse_key(&l->key, key, key_len, NULL, 0);
+  if (rc != 0) return rc;
+  rc = mbedtls_pk_check_pair(&l->cert.pk, &l->key);
+  if (rc != 0) return rc;
+  l->has_cert = 1;
+  return 0;
+}
+
+int ctls_listener_reserve_psk(ctls_listener *l, size_t count) {
+  if (count == 0) return 0;
+  l->psk = mbedtls_calloc(count, sizeof(psk_entry));
+  if (!l->psk) return CTLS_ALLOC_FAILED;
+  l->psk_capacity = count;
+  return 0;
+}
+
+int ctls_listener_add_psk(ctls_listener *l, const uint8_t *identity, size_t identity_len, const uint8_t *key,
+                          size_t key_len) {
+  if (l->psk_count >= l->psk_capacity || identity_len == 0 || identity_len > CTLS_IDENTITY_MAX || key_len == 0 ||
+      key_len > CTLS_PSK_MAX)
+    return -1;
+  psk_entry *e = &l->psk[l->psk_count++];
+  e->identity_len = (uint8_t)identity_len;
+  e->key_len = (uint8_t)key_len;
+  memcpy(e->identity, identity, identity_len);
+  memcpy(e->key, key, key_len);
+  return 0;
+}
+
+static int find_psk(void *ctx, mbedtls_ssl_context *ssl, const unsigned char *id, size_t len) {
+  const ctls_listener *l = ctx;
+  session *s = (session *)ssl;
+  for (size_t i = 0; i < l->psk_count; i++) {
+    const psk_entry *e = &l->psk[i];
+    // Compares every entry's length first: the loop does the same work for unknown identities.
+    if (e->identity_len != len || memcmp(e->identity, id, len) != 0) continue;
+    memcpy(s->identity, id, len);
+    s->identity_len = (uint16_t)len;
+    return mbedtls_ssl_set_hs_psk(ssl, e->key, e->key_len);
+  }
+  return -1;  // unknown identity: the handshake fails (alert unknown_psk_identity)
+}
+
+// Keeps the leaf certificate's subject CN; refuses a leaf without one (or one too long).
+static int keep_cn(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  session *s = ctx;
+  if (depth != 0) return 0;
+  for (const mbedtls_x509_name *n = &crt->subject; n; n = n->next) {
+    if (n->oid.p && MBEDTLS_OID_CMP(MBEDTLS_OID_AT_CN, &n->oid) == 0) {
+      if (n->val.len == 0 || n->val.len > CTLS_IDENTITY_MAX) break;
+      memcpy(s->identity, n->val.p, n->val.len);
+      s->identity_len = (uint16_t)n->val.len;
+      return 0;
+    }
+  }
+  *flags |= MBEDTLS_X509_BADCERT_OTHER;
+  return 0;
+}
+
+int ctls_suite_supported(int iana) { return mbedtls_ssl_ciphersuite_from_id(iana) != NULL; }
+
+int ctls_listener_finish(ctls_listener *l, const int *suites, int require_cert, int identity_from_cert) {
+  int rc = mbedtls_ssl_config_defaults(&l->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                       MBEDTLS_SSL_PRESET_DEFAULT);
+  if (rc != 0) return rc;
+  mbedtls_ssl_conf_rng(&l->conf, mbedtls_ctr_drbg_random, &drbg);
+  mbedtls_ssl_conf_min_version(&l->conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  // ECDHE: the server's order wins. mbedTLS's default puts secp384r1 first, which makes a
+  // handshake several times slower than X25519 or P-256; certificates may use any of the three.
+  static const mbedtls_ecp_group_id curves[] = {MBEDTLS_ECP_DP_CURVE25519, MBEDTLS_ECP_DP_SECP256R1,
+                                                MBEDTLS_ECP_DP_SECP384R1, MBEDTLS_ECP_DP_NONE};
+  mbedtls_ssl_conf_curves(&l->conf, curves);
+  if (l->has_cert) {
+    rc = mbedtls_ssl_conf_own_cert(&l->conf, &l->cert, &l->key);
+    if (rc != 0) return rc;
+  }
+  if (l->has_ca) mbedtls_ssl_conf_ca_chain(&l->conf, &l->ca, NULL);
+  mbedtls_ssl_conf_authmode(&l->conf, require_cert ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_NONE);
+  if (l->psk_capacity > 0) mbedtls_ssl_conf_psk_cb(&l->conf, find_psk, l);
+  l->identity_from_cert = identity_from_cert;
+  if (suites && suites[0] != 0) {
+    size_t n = 0;
+    while (n < CTLS_SUITES_MAX && suites[n] != 0) {
+      l->suites[n] = suites[n];
+      n++;
+    }
+    l->suites[n] = 0;
+    mbedtls_ssl_conf_ciphersuites(&l->conf, l->suites);
+  }
+  return 0;
+}
+
+// --- sessions ---
+
+static int bio_send(void *ctx, const unsigned char *buf, size_t len) {
+  int fd = ((session *)ctx)->fd;
+  for (;;) {
+    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
+    if (n >= 0) return (int)n;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_WANT_WRITE;
+    if (errno == EPIPE || errno == ECONNRESET) return MBEDTLS_ERR_NET_CONN_RESET;
+    return MBEDTLS_ERR_NET_SEND_FAILED;
+  }
+}
+
+static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
+  int fd = ((session *)ctx)->fd;
+  for (;;) {
+    ssize_t n = recv(fd, buf, len, 0);
+    if (n > 0) return (int)n;
+    if (n == 0) return MBEDTLS_ERR_NET_CONN_RESET;
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return MBEDTLS_ERR_SSL_WANT_READ;
+    if (errno == ECONNRESET) return MBEDTLS_ERR_NET_CONN_RESET;
+    return MBEDTLS_ERR_NET_RECV_FAILED;
+  }
+}
+
+size_t ctls_session_size(void) { return sizeof(session); }
+
+int ctls_session_start(void *p, const ctls_listener *l, int fd) {
+  session *s = p;
+  memset(s, 0, sizeof *s);
+  s->listener = l;
+  s->fd = fd;
+  mbedtls_ssl_init(&s->ssl);
+  int rc = mbedtls_ssl_setup(&s->ssl, &l->conf);
+  if (rc != 0) {
+    mbedtls_ssl_free(&s->ssl);
+    return rc;
+  }
+  if (l->identity_from_cert) mbedtls_ssl_set_verify(&s->ssl, keep_cn, s);
+  mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
+  return 0;
+}
+
+int ctls_handshake(void *p) { return mbedtls_ssl_handshake(&((session *)p)->ssl); }
+
+long ctls_read(void *p, void *buf, size_t len) {
+  int n = mbedtls_ssl_read(&((session *)p)->ssl, buf, len);
+  if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY || n == MBEDTLS_ERR_NET_CONN_RESET) return CTLS_PEER_CLOSED;
+  return n;
+}
+
+long ctls_write(void *p, const void *buf, size_t len) {
+  if (len > MBEDTLS_SSL_OUT_CONTENT_LEN) len = MBEDTLS_SSL_OUT_CONTENT_LEN;
+  int n = mbedtls_ssl_write(&((session *)p)->ssl, buf, len);
+  if (n == MBEDTLS_ERR_NET_CONN_RESET) return CTLS_PEER_CLOSED;
+  return n;
+}
+
+size_t ctls_max_write(void) { return MBEDTLS_SSL_OUT_CONTENT_LEN; }
+
+int ctls_pending(void *p) {
+  session *s = p;
+  return mbedtls_ssl_get_bytes_avail(&s->ssl) > 0 || mbedtls_ssl_check_pending(&s->ssl) != 0;
+}
+
+void ctls_session_end(void *p, int notify) {
+  session *s = p;
+  if (notify && s->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER) (void)mbedtls_ssl_close_notify(&s->ssl);
+  mbedtls_ssl_free(&s->ssl);
+  s->fd = -1;
+  s->identity_len = 0;
+}
+
+const uint8_t *ctls_identity(void *p, size_t *len) {
+  session *s = p;
+  *len = s->identity_len;
+  return s->identity_len ? s->identity : NULL;
+}
+
+const char *ctls_suite_name(void *p, size_t *len) {
+  const char *name = mbedtls_ssl_get_ciphersuite(&((session *)p)->ssl);
+  if (!name) name = "";
+  *len = strlen(name);
+  return name;
+}
+
+// --- capath ---
+
+static int by_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+long ctls_list_certificates(const char *path, char *buf, size_t cap) {
+  DIR *d = opendir(path);
+  if (!d) return -errno;
+  char *names[1024];
+  size_t count = 0, used = 0;
+  long rc = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    size_t n = strlen(e->d_name);
+    if (e->d_name[0] == '.' || n < 5) continue;
+    const char *ext = e->d_name + n - 4;
+    if (strcmp(ext, ".pem") != 0 && strcmp(ext, ".crt") != 0) continue;
+    if (count == sizeof names / sizeof names[0] || used + n + 1 > cap) {
+      rc = -EFBIG;
+      break;
+    }
+    memcpy(buf + used, e->d_name, n + 1);
+    names[count++] = buf + used;
+    used += n + 1;
+  }
+  closedir(d);
+  if (rc != 0) return rc;
+  qsort(names, count, sizeof names[0], by_bytes);
+  // Rewrites buf in sorted order through a second area at its end when there is room; else in place.
+  char sorted[1 << 14];
+  if (used > sizeof sorted) return -EFBIG;
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t n = strlen(names[i]);
+    memcpy(sorted + at, names[i], n + 1);
+    at += n + 1;
+  }
+  memcpy(buf, sorted, used);
+  return (long)used;
+}

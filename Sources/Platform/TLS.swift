@@ -1,0 +1,487 @@
+// TLS through mbedTLS 2.28 (Sources/CTLS is the only code that includes its headers).
+//
+// Memory: mbedTLS allocates only from one pool carved from the arena ("TLS heap" lines of the
+// plan): the listeners' keys and certificates (measured at startup by loading them once into a
+// scratch pool), plus max_tls_sessions x what a session keeps after its handshake, plus
+// max_tls_handshakes x what a handshake needs on top. The session records themselves
+// (mbedtls_ssl_context and midge's state) are a plan line of their own. Admission is by count:
+// a TLS client that finds every session slot or every handshake slot in use is closed at once
+// and counted; the others are unaffected. mbedTLS's own allocation failure (not expected within
+// these bounds) fails that one handshake or connection.
+//
+// I/O: the handshake runs non-blocking inside the epoll loop (WANT_READ / WANT_WRITE map to
+// read and write interest); it is bounded by connect_timeout, the same deadline that bounds
+// CONNECT. Decrypted bytes that mbedTLS holds back (a record larger than the receive buffer
+// offered) are invisible to epoll: such sessions are kept on a pending list served every turn.
+// A write that mbedTLS could not finish (WANT_WRITE) is retried with the same length.
+import BrokerCore
+import Bounded
+import CPlatform
+import CTLS
+
+/// Measured pool use (README, "TLS"): see `midge --plan` and the shutdown log line. The figures
+/// are per pointer width because mbedTLS's structures and the pool's block headers scale with it.
+public enum TLSMemory {
+  /// Pool bytes one session keeps after its handshake: the record buffers (IN 16 KiB +
+  /// overhead, OUT 4 KiB + overhead), the transform (keys, cipher contexts) and the session.
+  /// Measured (pool statistics, blocks with their headers): 21,856-22,376 bytes on x86_64 and
+  /// 21,552-21,904 on armv7 over ECDSA, RSA-2048, mutual TLS and PSK; AES-256-GCM adds ~1.2 KB
+  /// over ChaCha20-Poly1305; the first RSA handshake adds ~2 KB of blinding values that the
+  /// server key keeps (once, not per session).
+  public static let sessionResidentBytes = MemoryLayout<Int>.size == 8 ? 24_576 : 23_552
+  /// Extra pool bytes a handshake needs while it runs (ECDHE, the signature, a client's
+  /// certificate chain being parsed and verified). Measured: x86_64 10.6 KB (ECDSA), 11.7 KB
+  /// (RSA-2048), 16.1 KB (mutual TLS, one client certificate); armv7 7.0, 8.6, 10.1 KB.
+  public static let handshakeExtraBytes = MemoryLayout<Int>.size == 8 ? 20_480 : 14_336
+  /// Slack for pool fragmentation: 1/16 of the session and handshake share.
+  static func heapBytes(configBytes: Int, sessions: Int, handshakes: Int) -> (Int, Int, Int) {
+    let config = round64(configBytes + configBytes / 16)
+    let session = round64(sessionResidentBytes + sessionResidentBytes / 16)
+    let handshake = round64(handshakeExtraBytes + handshakeExtraBytes / 16)
+    return (config, session, min(handshakes, sessions) > 0 ? handshake : 0)
+  }
+  static func round64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+  /// One session record: the C session (mbedtls_ssl_context ...) plus midge's state and list links.
+  public static var recordBytes: Int {
+    round64(Int(ctls_session_size())) + MemoryLayout<TLSState>.stride + 8
+  }
+}
+
+/// The bytes of one listener's key material, read at startup.
+public struct TLSListenerFiles {
+  public var certificate: [UInt8] = []
+  public var key: [UInt8] = []
+  /// CA certificates (cafile, then every file of capath).
+  public var authorities: [[UInt8]] = []
+  /// psk_file entries: identity, key bytes.
+  public var psk: [([UInt8], [UInt8])] = []
+  public var requireCertificate = false
+  public var identityAsUsername = false
+  public var ciphers: [Int] = []
+  /// For messages: "certfile 'X', keyfile 'Y'".
+  public var names = "certfile/keyfile"
+  public init() {}
+}
+
+public struct TLSError: Error {
+  public let message: String
+  /// Which of the listeners' files failed (index into the array given), or -1.
+  public var listener = -1
+}
+
+public enum TLSFiles {
+  /// The `*.pem` and `*.crt` files of a capath directory, sorted by name (startup only).
+  public static func certificates(in dir: String) throws(SystemError) -> [String] {
+    let cap = 1 << 14
+    var buffer = [UInt8](repeating: 0, count: cap)
+    let n = buffer.withUnsafeMutableBytes { ctls_list_certificates(dir, $0.baseAddress, cap) }
+    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
+    var paths: [String] = []
+    var start = 0
+    for i in 0..<n where buffer[i] == 0 {
+      paths.append(dir + "/" + String(decoding: buffer[start..<i], as: UTF8.self))
+      start = i + 1
+    }
+    return paths
+  }
+}
+
+/// One TLS listener's configuration inside the pool.
+public final class TLSListener {
+  let handle: OpaquePointer
+
+  init(handle: OpaquePointer) { self.handle = handle }
+
+  /// Parses a listener's key material into the pool (startup only).
+  static func load(_ f: TLSListenerFiles) throws(TLSError) -> TLSListener {
+    guard let l = ctls_listener_new() else { throw TLSError(message: "TLS heap too small for the listener") }
+    func check(_ rc: Int32, _ what: String) throws(TLSError) {
+      if rc != 0 { throw TLSError(message: "\(what): \(String(cString: ctls_error_text(rc)))") }
+    }
+    for ca in f.authorities {
+      try check(ca.withUnsafeBufferPointer { ctls_listener_add_ca(l, $0.baseAddress, $0.count) }, "cafile/capath")
+    }
+    if !f.certificate.isEmpty {
+      let rc = f.certificate.withUnsafeBufferPointer { c in
+        f.key.withUnsafeBufferPointer { k in ctls_listener_set_cert(l, c.baseAddress, c.count, k.baseAddress, k.count) }
+      }
+      try check(rc, f.names)
+    }
+    if !f.psk.isEmpty {
+      try check(ctls_listener_reserve_psk(l, f.psk.count), "psk_file")
+      for (identity, key) in f.psk {
+        let rc = identity.withUnsafeBufferPointer { i in
+          key.withUnsafeBufferPointer { k in ctls_listener_add_psk(l, i.baseAddress, i.count, k.baseAddress, k.count) }
+        }
+        try check(rc, "psk_file")
+      }
+    }
+    var suites: [Int32] = f.ciphers.map { Int32($0) }
+    suites.append(0)
+    let rc = suites.withUnsafeBufferPointer {
+      ctls_listener_finish(l, $0.baseAddress, f.requireCertificate ? 1 : 0, f.identityAsUsername ? 1 : 0)
+    }
+    try check(rc, "TLS configuration")
+    return TLSListener(handle: l)
+  }
+
+  /// Pool bytes the listeners keep once loaded: loads them into a scratch pool and measures.
+  /// (They are loaded for good into the arena's pool by `TLSSessions.init`.)
+  public static func measure(_ files: [TLSListenerFiles]) throws(TLSError) -> Int {
+    var input = 0
+    for f in files {
+      input += f.certificate.count + f.key.count + f.psk.count * 200
+      for a in f.authorities { input += a.count }
+    }
+    let scratchBytes = 4 * input + (256 << 10)
+    let scratch = UnsafeMutableRawPointer.allocate(byteCount: scratchBytes, alignment: 64)
+    defer { scratch.deallocate() }  // nothing uses the pool again before TLSSessions.init
+    ctls_heap_init(scratch, scratchBytes)
+    for (k, f) in files.enumerated() {
+      do throws(TLSError) {
+        _ = try load(f)
+      } catch {
+        throw TLSError(message: error.message, listener: k)
+      }
+    }
+    return Int(ctls_heap_used())
+  }
+}
+
+struct TLSState {
+  var owner: UInt64 = 0
+  /// Bytes handed to the last ctls_write that answered WANT_WRITE (retry with exactly these).
+  var pendingWrite: Int32 = 0
+  var handshaking = false
+  var onPendingList = false
+}
+
+/// The pool of TLS session slots and the handshake cap.
+public final class TLSSessions {
+  let count: Int
+  let handshakesMax: Int
+  let blobStride: Int
+  let blobs: UnsafeMutableRawPointer
+  let states: UnsafeMutablePointer<TLSState>
+  let freeList: UnsafeMutablePointer<Int32>
+  let pendingList: UnsafeMutablePointer<Int32>
+  var freeCount: Int
+  var pendingCount = 0
+  var handshakes = 0
+  let heapBase: UnsafeMutableRawPointer
+  let heapBytes: Int
+  public private(set) var listeners: [TLSListener] = []
+
+  /// The plan lines TLS needs: session records, then the pool (certificates, sessions,
+  /// handshakes) as three adjacent lines. Empty when no listener speaks TLS.
+  public static func planLines(configBytes: Int, sessions: Int, handshakes: Int) -> [PlatformLine] {
+    guard sessions > 0 else { return [] }
+    let (config, session, handshake) = TLSMemory.heapBytes(
+      configBytes: configBytes, sessions: sessions, handshakes: handshakes)
+    return [
+      PlatformLine("TLS session records", count: sessions, bytesEach: TLSMemory.recordBytes),
+      PlatformLine("TLS heap: certs, keys", count: 1, bytesEach: config),
+      PlatformLine("TLS heap: sessions", count: sessions, bytesEach: session),
+      PlatformLine("TLS heap: handshakes", count: min(handshakes, sessions), bytesEach: handshake),
+    ]
+  }
+
+  /// Carves the records and the pool (the lines of `planLines`, in `plan.platform` from
+  /// `first`), seeds the RNG and loads the listeners' key material into the pool.
+  public init(
+    plan: BrokerPlan, first: Int, arena: Arena, sessions: Int, handshakes: Int, listeners files: [TLSListenerFiles]
+  ) throws(TLSError) {
+    count = sessions
+    handshakesMax = handshakes
+    blobStride = TLSMemory.round64(Int(ctls_session_size()))
+    let records = arena.bind(plan.platform[first])
+    blobs = records
+    let statesBase = records + count * blobStride
+    states = statesBase.bindMemory(to: TLSState.self, capacity: count)
+    states.initialize(repeating: TLSState(), count: count)
+    let lists = statesBase + count * MemoryLayout<TLSState>.stride
+    freeList = lists.bindMemory(to: Int32.self, capacity: 2 * count)
+    pendingList = freeList + count
+    for i in 0..<count { freeList[i] = Int32(count - 1 - i) }
+    freeCount = count
+    let config = plan.platform[first + 1]
+    let last = plan.platform[first + 3]
+    heapBase = arena.bind(config)
+    heapBytes = (last.offset + last.count * last.bytesEach) - config.offset
+    ctls_heap_init(heapBase, heapBytes)
+    let rc = ctls_rng_init()
+    if rc != 0 { throw TLSError(message: "TLS random generator: \(String(cString: ctls_error_text(rc)))") }
+    for f in files { listeners.append(try TLSListener.load(f)) }
+    ctls_heap_reset_peak()
+  }
+
+  public var heapUsed: Int { Int(ctls_heap_used()) }
+  public var heapPeak: Int { Int(ctls_heap_peak()) }
+  public var heapSize: Int { heapBytes }
+
+  func blob(_ i: Int32) -> UnsafeMutableRawPointer { blobs + Int(i) * blobStride }
+
+  /// A session slot for a new TLS connection, or why there is none.
+  func start(fd: Int32, listener: TLSListener, owner: UInt64) -> (Int32, TLSEvent?) {
+    guard freeCount > 0 else { return (-1, .refusedSessions) }
+    guard handshakes < handshakesMax else { return (-1, .refusedHandshakes) }
+    freeCount -= 1
+    let i = freeList[freeCount]
+    if ctls_session_start(blob(i), listener.handle, fd) != 0 {
+      freeList[freeCount] = i
+      freeCount += 1
+      return (-1, .handshakeFailed)  // the pool could not hold the record buffers
+    }
+    handshakes += 1
+    states[Int(i)] = TLSState(owner: owner, pendingWrite: 0, handshaking: true, onPendingList: false)
+    return (i, nil)
+  }
+
+  func handshakeDone(_ i: Int32) {
+    states[Int(i)].handshaking = false
+    handshakes -= 1
+  }
+
+  func end(_ i: Int32, notify: Bool) {
+    if states[Int(i)].handshaking { handshakes -= 1 }
+    if states[Int(i)].onPendingList {
+      // Out of the pending list (short: sessions whose bytes wait for a free receive buffer).
+      var k = 0
+      while k < pendingCount && pendingList[k] != i { k += 1 }
+      if k < pendingCount {
+        pendingCount -= 1
+        pendingList[k] = pendingList[pendingCount]
+      }
+    }
+    ctls_session_end(blob(i), notify ? 1 : 0)
+    states[Int(i)] = TLSState()
+    freeList[freeCount] = i
+    freeCount += 1
+  }
+
+  func markPending(_ i: Int32) {
+    guard !states[Int(i)].onPendingList, pendingCount < count else { return }
+    states[Int(i)].onPendingList = true
+    pendingList[pendingCount] = i
+    pendingCount += 1
+  }
+}
+
+extension EventLoop {
+  /// Accept-time hook: a TLS session for the connection just opened on a TLS listener.
+  /// False when it was refused (the connection is then closing, counted).
+  func startTLS(_ id: ConnectionID, fd: Int32, listener: TLSListener) {
+    guard let tls else { return }
+    let (i, refusal) = tls.start(fd: fd, listener: listener, owner: id.token)
+    if let refusal {
+      broker.countTLS(refusal)
+      broker.peerClosed(id, reason: .ioError)
+      if verbose {
+        Log.line(.notice) { l in
+          l.add("connection ")
+          l.add(Int(id.slot))
+          l.add(refusal == .refusedSessions ? ": TLS refused, max_tls_sessions in use"
+            : refusal == .refusedHandshakes ? ": TLS refused, max_tls_handshakes in progress"
+            : ": TLS refused, TLS heap full")
+        }
+      }
+      return
+    }
+    sockets[Int(id.slot)].tls = i
+  }
+
+  /// Runs the handshake; true once it is complete (application data may follow).
+  func advanceHandshake(_ id: ConnectionID, _ i: Int32) -> Bool {
+    guard let tls else { return false }
+    let rc = ctls_handshake(tls.blob(i))
+    if rc == 0 {
+      tls.handshakeDone(i)
+      broker.countTLS(.handshakeDone)
+      var n = 0
+      if let name = ctls_identity(tls.blob(i), &n),
+        !broker.setIdentity(id, username: UnsafeRawBufferPointer(start: name, count: n))
+      {
+        // Longer than max_username_length (or identities not reserved): refused like a failed handshake.
+        broker.countTLS(.handshakeFailed)
+        broker.peerClosed(id, reason: .protocolError)
+        if verbose {
+          Log.line(.notice) { l in
+            l.add("connection ")
+            l.add(Int(id.slot))
+            l.add(": TLS identity longer than max_username_length, refused")
+          }
+        }
+        return false
+      }
+      setInterest(id, out: false)
+      if verbose {
+        Log.line(.debug) { l in
+          l.add("connection ")
+          l.add(Int(id.slot))
+          l.add(": TLS ")
+          var length = 0
+          let name = ctls_suite_name(tls.blob(i), &length)
+          l.add(UnsafeRawBufferPointer(start: name, count: length))
+          l.add(", TLS heap in use ")
+          l.add(tls.heapUsed)
+          l.add(", peak ")
+          l.add(tls.heapPeak)
+        }
+      }
+      return true
+    }
+    if rc == CTLS_WANT_READ || rc == CTLS_WANT_WRITE {
+      setInterest(id, out: rc == CTLS_WANT_WRITE)
+      return false
+    }
+    broker.countTLS(.handshakeFailed)
+    broker.peerClosed(id, reason: .protocolError)
+    if verbose {
+      Log.line(.notice) { l in
+        l.add("connection ")
+        l.add(Int(id.slot))
+        l.add(": TLS handshake failed: mbedTLS error ")
+        addHex(&l, rc)
+      }
+    }
+    return false
+  }
+
+  /// The TLS read path: handshake first, then decrypted bytes into the core's buffers.
+  func readTLS(_ id: ConnectionID, _ i: Int32, now: UInt64) {
+    guard let tls else { return }
+    if tls.states[Int(i)].handshaking && !advanceHandshake(id, i) { return }
+    var reads = 0
+    while reads < EventLoop.readsPerEvent {
+      let buffer = broker.readBuffer(id)
+      if buffer.count == 0 { break }  // paused or closing: what mbedTLS holds stays pending
+      let n = ctls_read(tls.blob(i), buffer.baseAddress, buffer.count)
+      if n > 0 {
+        broker.received(id, count: n, now: now)
+        reads += 1
+        continue
+      }
+      if n == CTLS_WANT_WRITE {
+        setInterest(id, out: true)
+      } else if n != CTLS_WANT_READ {
+        broker.peerClosed(id, reason: n == CTLS_PEER_CLOSED ? .peerClosed : .ioError)
+      }
+      break
+    }
+    broker.readDone(id)
+    if ctls_pending(tls.blob(i)) != 0 { tls.markPending(i) }
+  }
+
+  /// Serves the sessions whose decrypted bytes epoll cannot see (once per turn, bounded).
+  func serveTLSPending(now: UInt64) {
+    guard let tls, tls.pendingCount > 0 else { return }
+    var kept = 0
+    var k = 0
+    let n = tls.pendingCount
+    while k < n {
+      let i = tls.pendingList[k]
+      k += 1
+      let owner = tls.states[Int(i)].owner
+      tls.states[Int(i)].onPendingList = false
+      let id = ConnectionID(token: owner)
+      if broker.wantsRead(id) && broker.readBuffer(id).count > 0 { readTLS(id, i, now: now) }
+      if tls.states[Int(i)].owner == owner && !tls.states[Int(i)].onPendingList && ctls_pending(tls.blob(i)) != 0 {
+        tls.states[Int(i)].onPendingList = true
+        tls.pendingList[kept] = i
+        kept += 1
+      }
+    }
+    // Entries added by readTLS above were appended after n; keep them too.
+    var j = n
+    while j < tls.pendingCount {
+      tls.pendingList[kept] = tls.pendingList[j]
+      kept += 1
+      j += 1
+    }
+    tls.pendingCount = kept
+  }
+
+  /// Whether a pending session can be read now (then the loop must not sleep).
+  var tlsReadyPending: Bool {
+    guard let tls, tls.pendingCount > 0 else { return false }
+    for k in 0..<tls.pendingCount {
+      let owner = tls.states[Int(tls.pendingList[k])].owner
+      if owner != 0 && broker.wantsRead(ConnectionID(token: owner)) { return true }
+    }
+    return false
+  }
+
+  /// The TLS write path: one record per call of ctls_write, at most `writesPerFlush` x 4 records.
+  func flushTLS(_ id: ConnectionID, _ i: Int32) {
+    guard let tls else { return }
+    if tls.states[Int(i)].handshaking {
+      if advanceHandshake(id, i) { readTLS(id, i, now: cp_monotonic_ms()) }
+      return
+    }
+    var records = 0
+    while records < EventLoop.writesPerFlush * 4 {
+      let count = broker.gatherOutput(id, into: slices, capacity: 1)
+      if count == 0 { break }
+      var length = min(slices[0].count, Int(ctls_max_write()))
+      let retry = Int(tls.states[Int(i)].pendingWrite)
+      if retry > 0 { length = retry }
+      let n = ctls_write(tls.blob(i), slices[0].base, length)
+      records += 1
+      if n > 0 {
+        tls.states[Int(i)].pendingWrite = 0
+        broker.wrote(id, count: n)
+        continue
+      }
+      if n == CTLS_WANT_WRITE || n == CTLS_WANT_READ {
+        tls.states[Int(i)].pendingWrite = Int32(length)
+        setInterest(id, out: true)
+      } else {
+        broker.peerClosed(id, reason: n == CTLS_PEER_CLOSED ? .peerClosed : .ioError)
+      }
+      return
+    }
+    setInterest(id, out: broker.outputCount(id) > 0)
+  }
+
+  /// Close-time hook: one last flush through TLS, close_notify, the session back to the pool.
+  func endTLS(_ id: ConnectionID, _ i: Int32) {
+    guard let tls else { return }
+    let established = !tls.states[Int(i)].handshaking
+    if established && broker.outputCount(id) > 0 && tls.states[Int(i)].pendingWrite == 0 {
+      let count = broker.gatherOutput(id, into: slices, capacity: 1)
+      if count > 0 {
+        let n = ctls_write(tls.blob(i), slices[0].base, min(slices[0].count, Int(ctls_max_write())))
+        if n > 0 { broker.wrote(id, count: n) }
+      }
+    }
+    tls.end(i, notify: established)
+  }
+}
+
+/// "-0x7780": mbedTLS error codes as its documentation writes them (no allocation).
+func addHex(_ l: inout LogLine, _ code: Int32) {
+  var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+    (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+  withUnsafeMutableBytes(of: &digits) { d in
+    var v = code.magnitude
+    var n = 0
+    repeat {
+      let x = UInt8(v & 0xF)
+      d[10 - n] = x < 10 ? 0x30 + x : 0x61 + x - 10
+      v >>= 4
+      n += 1
+    } while v > 0
+    while n < 4 {
+      d[10 - n] = 0x30
+      n += 1
+    }
+    d[10 - n] = 0x78  // x
+    d[9 - n] = 0x30
+    n += 2
+    if code < 0 {
+      d[10 - n] = 0x2D
+      n += 1
+    }
+    l.add(UnsafeRawBufferPointer(rebasing: d[(11 - n)...]))
+  }
+}
