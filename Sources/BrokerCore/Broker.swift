@@ -86,6 +86,16 @@ public final class Broker {
   /// $SYS: when the next statistics are due, and when the broker first ticked.
   var nextSysMs: UInt64 = 0
   var startMs: UInt64? = nil
+  /// $SYS: load averages, bytes the memory plan reserved, the platform's failed log writes.
+  var load = LoadAverages()
+  let memoryReservedBytes: Int64
+  public var logWriteErrors: UInt64 = 0
+  /// $SYS/broker/version (the executable sets it at startup).
+  public var versionText: StaticString = "unknown"
+  /// The client identifier of the CONNECT being handled (empty outside handleConnect).
+  var connectingClientID = UnsafeRawBufferPointer(start: nil, count: 0)
+  /// The platform's handler for client events (connection log lines); see Events.swift.
+  public var clientEvents: ((ConnectionID, ClientEvent) -> Void)? = nil
   static let scanIntervalMs: UInt64 = 100
   /// How far past its first frame a large buffer is read, in I/O chunks (as much as the
   /// platform's reads per event take in chunks).
@@ -95,6 +105,7 @@ public final class Broker {
 
   public init(plan: BrokerPlan, arena: Arena) {
     limits = plan.limits
+    memoryReservedBytes = plan.memory.totalBytes
     let n = limits.slotCount
     connections = arena.bind(plan.connections)
     connections.initialize(repeating: Connection())
@@ -417,6 +428,7 @@ public final class Broker {
         break
       }
       offset += frame.totalLength
+      stats.packetsReceived &+= 1
     }
     if connections[s].state == .closing {
       releaseReceive(s)
@@ -587,6 +599,7 @@ public final class Broker {
       encode(&sink)
     }
     precondition(connections[s].output.count - before == size, "encoded size differs from computed size")
+    stats.packetsSent &+= 1
     if !connections[s].flags.contains(.queuedForFlush) {
       connections[s].flags.insert(.queuedForFlush)
       let queued = flushQueue.push(UInt32(s))

@@ -87,6 +87,9 @@ extension Broker {
 
   func handleConnect(_ s: Int, _ c: Connect, now: UInt64) {
     let v5 = c.version == .v5
+    stats.connectsReceived &+= 1
+    connectingClientID = c.clientID  // for the `.refused` event (the packet's bytes, valid here)
+    defer { connectingClientID = UnsafeRawBufferPointer(start: nil, count: 0) }
     if connections[s].flags.contains(.refusing) {
       // max_connections clients are connected: answer in protocol, then close.
       stats.connectionsRefusedFull &+= 1
@@ -253,6 +256,7 @@ extension Broker {
     connections[s].deadline = keepAliveMs > 0 ? now + UInt64(keepAliveMs) : 0
     stats.clientsConnected += 1
     stats.clientsMaximum = max(stats.clientsMaximum, stats.clientsConnected)
+    report(s, .connected(keepAliveSeconds: keepAlive, cleanStart: c.cleanSession, username: c.username))
 
     if v5 {
       var props = OutProperties()
@@ -303,6 +307,7 @@ extension Broker {
     } else {
       send(s, size: Encode.connackSize) { Encode.connack(sessionPresent: false, returnCode: code.rawValue, into: &$0) }
     }
+    report(s, .refused(code: reason?.rawValue ?? code.rawValue, clientID: connectingClientID))
     close(s, .connectRefused)
   }
 
@@ -552,6 +557,7 @@ extension Broker {
         switch result {
         case .added, .replaced:
           sink.write(entry.options.qos.rawValue)  // [MQTT-3.8.4-6] the QoS granted
+          report(s, .subscribed(filter: entry.filter, qos: entry.options.qos.rawValue))
           // §3.3.1.3 Retain Handling: 0 always, 1 only for a new subscription, 2 never;
           // never for a shared subscription (§4.8.2).
           let rh = v5 ? entry.options.retainHandling : 0
@@ -595,11 +601,13 @@ extension Broker {
         for filter in unsub.filters {
           let removed = subscriptions.remove(head: &sessions[Int(session)].subscriptionHead, filter: filter)
           sink.write(removed ? 0x00 : ReasonCode.noSubscriptionExisted.rawValue)
+          report(s, .unsubscribed(filter: filter))
         }
       }
     } else {
       for filter in unsub.filters {
         _ = subscriptions.remove(head: &sessions[Int(session)].subscriptionHead, filter: filter)
+        report(s, .unsubscribed(filter: filter))
       }
       sendAck(s, .unsuback, unsub.packetID)  // [MQTT-3.10.4-4] even when nothing matched
     }

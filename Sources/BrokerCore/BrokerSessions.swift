@@ -142,6 +142,7 @@ extension Broker {
   func close(_ s: Int, _ reason: CloseReason) {
     let state = connections[s].state
     guard state == .awaitingConnect || state == .connected else { return }
+    if reason != .connectRefused { report(s, .closed(reason, wasConnected: state == .connected)) }
     if state == .connected {
       stats.clientsConnected -= 1
       if connections[s].version == .v5, let code = reason.disconnectReason {

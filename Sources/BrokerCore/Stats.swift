@@ -79,8 +79,14 @@ public struct Stats: Sendable {
   public var connectionsOpen = 0
   public var clientsConnected = 0
   public var clientsMaximum = 0
+  /// PUBLISH packets received and sent.
   public var messagesReceived: UInt64 = 0
   public var messagesSent: UInt64 = 0
+  /// MQTT packets of every kind received (handled) and queued to send ($SYS messages/*).
+  public var packetsReceived: UInt64 = 0
+  public var packetsSent: UInt64 = 0
+  /// CONNECT packets received ($SYS load/connections).
+  public var connectsReceived: UInt64 = 0
   public var bytesReceived: UInt64 = 0
   public var bytesSent: UInt64 = 0
   /// QoS 0 messages not delivered because the subscriber's queue (or the store) was full.

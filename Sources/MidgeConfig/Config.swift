@@ -4,6 +4,21 @@
 // Every error names its origin and line ("FILE:LINE: message"); an unknown key is an error.
 import BrokerCore
 
+extension LogLevel {
+  /// The `log_type` value naming this level.
+  var configName: StaticString {
+    switch self {
+    case .error: return "error"
+    case .warning: return "warning"
+    case .notice: return "notice"
+    case .information: return "information"
+    case .subscribe: return "subscribe"
+    case .unsubscribe: return "unsubscribe"
+    case .debug: return "debug"
+    }
+  }
+}
+
 public struct ListenerConfig {
   public var port: UInt16
   /// Address literal as bytes, NUL-terminated for C; nil means every IPv4 interface.
@@ -58,6 +73,18 @@ public struct Settings {
   /// `--memory`: applied after the config file.
   public var memoryOverride: Int?
   public var verbose = false
+  /// log_dest, log_type, connection_messages, log_timestamp, log_timestamp_format.
+  public var log = LogSettings()
+  /// `pid_file`: the process id is written there at startup, and the file removed at exit.
+  public var pidFile: String?
+  /// `persistence`: midge keeps nothing on disk yet; `true` is accepted with a startup warning
+  /// (a stock mosquitto.conf has it), never silently. Also `persistence_location`.
+  public var persistence = false
+  public var persistenceLocation: String?
+  /// `shutdown_flush_timeout`: seconds queued output is flushed for when stopping.
+  public var shutdownFlushSeconds = 2
+  /// Lines accepted but not fully honoured, "FILE:LINE: text", logged as warnings at startup.
+  public var warnings: [String] = []
 
   public init() {}
 
@@ -75,6 +102,24 @@ public struct Settings {
 
   /// As Mosquitto 2.x: with a password_file, anonymous clients need `allow_anonymous true`.
   public func anonymousAllowed(_ l: ListenerConfig) -> Bool { allowAnonymous ?? (l.isLoopback && passwordFile == nil) }
+}
+
+/// Logging as Mosquitto configures it: `log_dest` and `log_type` lines add up (the first one
+/// replaces the default), `none` clears.
+public struct LogSettings {
+  public static let stderr: UInt8 = 1, stdout: UInt8 = 2, syslog: UInt8 = 4, file: UInt8 = 8
+  /// Destinations (bits above, the platform's CP_LOG_*); Mosquitto's default is stderr.
+  public var destinations: UInt8 = LogSettings.stderr
+  public var filePath: String?
+  /// Levels logged (LogLevel bits); Mosquitto's default is error, warning, notice, information.
+  public var types: UInt8 = LogLevel.defaultMask
+  public var connectionMessages = true
+  public var timestamp = true
+  /// strftime format of the time prefix; nil: seconds since 1970.
+  public var timestampFormat: String?
+  var destinationsSet = false
+  var typesSet = false
+  public init() {}
 }
 
 public struct ConfigError: Error {
@@ -95,7 +140,7 @@ public enum Config {
       -p, --port PORT         listen on 127.0.0.1:PORT (default 127.0.0.1:1883)
           --memory SIZE       memory budget, e.g. 16MiB (overrides memory_budget)
           --plan              print the memory plan and exit
-      -v, --verbose           log every connection and disconnection
+      -v, --verbose           log everything (log_type all)
       -h, --help              print this help and exit
           --version           print the version and board and exit
 
@@ -118,7 +163,7 @@ public enum Config {
       } else if eq(a, "--plan") {
         s.action = .plan
       } else if eq(a, "-v") || eq(a, "--verbose") {
-        s.verbose = true
+        s.verbose = true  // log_type all, as Mosquitto's -v
       } else if eq(a, "-c") || eq(a, "--config-file") {
         s.configPath = text(try value(a))
       } else if eq(a, "-p") || eq(a, "--port") {
@@ -163,10 +208,16 @@ public enum Config {
           }
           try include(Config.text(words[1]), &s)  // its files' errors name their own file:line
         } else {
+          let warned = s.warnings.count
           do throws(ConfigError) {
             try apply(words, origin: origin, line: lineNumber, into: &s)
           } catch {
             throw ConfigError("\(origin):\(lineNumber): \(error.message)")
+          }
+          var k = warned
+          while k < s.warnings.count {
+            s.warnings[k] = "\(origin):\(lineNumber): " + s.warnings[k]
+            k += 1
           }
         }
       }
@@ -307,8 +358,137 @@ public enum Config {
       s.limits.socketSendBufferBytes = try size(0, 16 << 20)
     } else if eq(key, "socket_receive_buffer") {
       s.limits.socketReceiveBufferBytes = try size(0, 16 << 20)
+    } else if eq(key, "shutdown_flush_timeout") {
+      s.shutdownFlushSeconds = try count(0, 3600)
+    } else if eq(key, "pid_file") {
+      s.pidFile = text(try one())
+    } else if eq(key, "persistence") {
+      s.persistence = try flag()
+      if s.persistence {
+        s.warnings.append(
+          "persistence true: midge does not persist anything yet; sessions, retained and queued messages "
+            + "are kept in memory only and are LOST when midge stops")
+      }
+    } else if eq(key, "persistence_location") {
+      s.persistenceLocation = text(try one())  // where persistence will write once it exists
+    } else if eq(key, "persistence_file") {
+      _ = try one()  // only meaningful with persistence, which warns
+    } else if eq(key, "autosave_interval") {
+      _ = try count(0, Int(Int32.max))  // only meaningful with persistence, which warns
+    } else if eq(key, "autosave_on_changes") {
+      _ = try flag()
+    } else if eq(key, "log_dest") || eq(key, "log_type") || eq(key, "connection_messages") || eq(key, "log_timestamp")
+      || eq(key, "log_timestamp_format")
+    {
+      try applyLog(w, into: &s.log)
     } else {
       throw ConfigError("unknown key '\(text(key))'")
+    }
+  }
+
+  /// "A" + x + "B" + y + "C": one out-of-line builder for the log keys' messages (each String
+  /// interpolation site costs code in Embedded Swift).
+  @inline(never)
+  static func failure(
+    _ a: StaticString, _ x: [UInt8] = [], _ b: StaticString = "", _ y: [UInt8] = [], _ c: StaticString = ""
+  ) -> ConfigError {
+    var m = a.description
+    m += text(x)
+    m += b.description
+    m += text(y)
+    m += c.description
+    return ConfigError(m)
+  }
+
+  static func applyLog(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    let key = w[0]
+    func flag() throws(ConfigError) -> Bool {
+      guard w.count == 2 else { throw failure("'", key, "' takes exactly one value") }
+      if eq(w[1], "true") { return true }
+      if eq(w[1], "false") { return false }
+      throw failure("invalid value '", w[1], "' for '", key, "' (true or false)")
+    }
+    if eq(key, "connection_messages") {
+      log.connectionMessages = try flag()
+    } else if eq(key, "log_timestamp") {
+      log.timestamp = try flag()
+    } else if eq(key, "log_timestamp_format") {
+      // The rest of the line, spaces included, as Mosquitto reads it.
+      guard w.count >= 2 else { throw failure("'log_timestamp_format' takes a format") }
+      var format: [UInt8] = w[1]
+      for word in w.dropFirst(2) { format += [0x20] + word }
+      guard format.count < 64 else { throw failure("'log_timestamp_format' is longer than 63 bytes") }
+      var i = 0
+      while i < format.count {
+        if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
+          let c = i + 1 < format.count ? format[i + 1] : 0
+          guard Array("YmdHMSFTsz%".utf8).contains(c) else {
+            throw failure(
+              "'log_timestamp_format': '%", c == 0 ? [] : [c],
+              "' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s %z %%)")
+          }
+          i += 1
+        }
+        i += 1
+      }
+      log.timestampFormat = text(format)
+    } else if eq(key, "log_dest") {
+      guard w.count >= 2 else { throw failure("'log_dest' takes stderr, stdout, syslog, file PATH or none") }
+      if !log.destinationsSet {
+        log.destinations = 0
+        log.destinationsSet = true
+      }
+      let v = w[1]
+      if eq(v, "file") {
+        guard w.count == 3 else { throw failure("'log_dest file' takes exactly one PATH") }
+        if let path = log.filePath, Array(path.utf8) != w[2] {  // bytes: no Unicode tables embedded
+          throw failure(
+            "'log_dest file' given twice, with another file (midge writes one log file: '", Array(path.utf8), "')")
+        }
+        log.destinations |= LogSettings.file
+        log.filePath = text(w[2])
+        return
+      }
+      guard w.count == 2 else { throw failure("'log_dest ", v, "' takes no further value") }
+      if eq(v, "stderr") {
+        log.destinations |= LogSettings.stderr
+      } else if eq(v, "stdout") {
+        log.destinations |= LogSettings.stdout
+      } else if eq(v, "syslog") {
+        log.destinations |= LogSettings.syslog
+      } else if eq(v, "none") {
+        log.destinations = 0
+        log.filePath = nil
+      } else if eq(v, "topic") || eq(v, "dlt") || eq(v, "android") {
+        throw failure("'log_dest ", v, "' is not supported (stderr, stdout, syslog, file PATH or none)")
+      } else {
+        throw failure("invalid value '", v, "' for 'log_dest' (stderr, stdout, syslog, file PATH or none)")
+      }
+    } else {
+      guard w.count == 2 else { throw failure("'log_type' takes exactly one value (see README, Logging)") }
+      if !log.typesSet {
+        log.types = 0
+        log.typesSet = true
+      }
+      let v = w[1]
+      if eq(v, "all") {
+        log.types = LogLevel.allMask
+      } else if eq(v, "none") {
+        log.types = 0
+      } else if eq(v, "websockets") {
+        throw failure("'log_type websockets' is not supported (midge has no WebSockets listener)")
+      } else {
+        var found = false
+        for level in LogLevel.allCases where eq(v, level.configName) {
+          log.types |= level.rawValue
+          found = true
+        }
+        guard found else {
+          throw failure(
+            "invalid value '", v,
+            "' for 'log_type' (error, warning, notice, information, subscribe, unsubscribe, debug, all or none)")
+        }
+      }
     }
   }
 

@@ -18,10 +18,13 @@ public struct ListenerSocket {
   public let anonymousAllowed: Bool
   /// Set for a TLS listener (Platform/TLS.swift).
   public let tls: TLSListener?
-  public init(fd: Int32, anonymousAllowed: Bool, tls: TLSListener? = nil) {
+  /// The port, for log lines ("New connection from ... on port 1883.").
+  public let port: UInt16
+  public init(fd: Int32, anonymousAllowed: Bool, tls: TLSListener? = nil, port: UInt16 = 0) {
     self.fd = fd
     self.anonymousAllowed = anonymousAllowed
     self.tls = tls
+    self.port = port
   }
 }
 
@@ -58,6 +61,11 @@ public final class EventLoop {
   let eventTokens: UnsafeMutablePointer<UInt64>
   let slices: UnsafeMutablePointer<IOSlice>
   let verbose: Bool
+  /// `connection_messages`: log connections and disconnections (ConnectionLog.swift).
+  public var connectionMessages = true
+  /// `shutdown_flush_timeout`: how long queued output is flushed when stopping (Shutdown.swift).
+  public var shutdownFlushMs: UInt64 = EventLoop.shutdownFlushMsDefault
+  public static let shutdownFlushMsDefault: UInt64 = 2000
   /// TLS session slots when a listener speaks TLS (TLS.swift holds the TLS paths).
   let tls: TLSSessions?
   /// Listeners are taken out of the poller for a moment when the process runs out of file
@@ -92,23 +100,35 @@ public final class EventLoop {
       let rc = cp_epoll_add(epoll, l.fd, UInt32(CP_EV_IN), EventLoop.listenerTokenBit | UInt64(i))
       guard rc == 0 else { throw PlatformError(operation: "epoll_ctl(listener)", errno: -rc) }
     }
+    // Client events become log lines; the closure is made here, at startup (it allocates).
+    broker.clientEvents = { [unowned(unsafe) self] id, event in self.logClientEvent(id, event) }
   }
 
   /// Runs until a stop signal; then closes every connection and returns.
   public func run() {
     while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
+      broker.logWriteErrors = Log.writeErrors  // for $SYS/broker/midge/log/write_errors
       turn(timeoutMs: timeout(now: cp_monotonic_ms()))
       if cp_take_hangup() != 0 { reload() }
     }
+    let unsent = drainOutput()  // listeners closed; queued output flushed, bounded in time
+    if unsent > 0 {
+      Log.line(.warning) { l in
+        l.add("shutdown: ")
+        l.add(unsent)
+        l.add(" connections still had unsent output after ")
+        l.add(Int(shutdownFlushMs))
+        l.add(" ms")
+      }
+    }
     broker.shutdown()
     applyEffects()
-    for l in listeners { _ = cp_close(l.fd) }
   }
 
   /// SIGHUP: every reloadable in turn (SIGHUP's default action, ending the process, is off).
   func reload() {
     if reloadables.isEmpty {
-      Log.line { $0.add("SIGHUP: nothing to reload (no password_file or acl_file)") }
+      Log.line(.notice) { $0.add("SIGHUP: nothing to reload (no password_file or acl_file)") }
       return
     }
     for r in reloadables { r.reload() }
@@ -164,6 +184,7 @@ public final class EventLoop {
       }
       let s = Int(id.slot)
       sockets[s] = SocketRecord(fd: fd, interest: UInt32(CP_EV_IN))
+      logAccepted(fd, port: listener.port)
       let rc = cp_epoll_add(epoll, fd, UInt32(CP_EV_IN), id.token)
       if rc != 0 {
         broker.peerClosed(id, reason: .ioError)
@@ -177,7 +198,7 @@ public final class EventLoop {
     guard listenersPausedUntil == 0 else { return }
     listenersPausedUntil = now + 100
     for l in listeners { _ = cp_epoll_delete(epoll, l.fd) }
-    Log.line { $0.add("warning: out of file descriptors; not accepting for 100 ms") }
+    Log.line(.warning) { $0.add("out of file descriptors; not accepting for 100 ms") }
   }
 
   func resumeListeners() {
@@ -287,14 +308,6 @@ public final class EventLoop {
         let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
         let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))
         if n > 0 { broker.wrote(id, count: n) }
-      }
-      if verbose, let reason = broker.closeReason(id) {
-        Log.line { l in
-          l.add("connection ")
-          l.add(Int(id.slot))
-          l.add(" closed: ")
-          l.add(reason.name)
-        }
       }
       _ = cp_epoll_delete(epoll, sockets[s].fd)
       _ = cp_close(sockets[s].fd)

@@ -1,6 +1,10 @@
-// Log lines without allocation: a line is assembled in a fixed stack buffer from static
-// strings, byte views and integers, then written to stderr with one write(2). The format
-// matches Mosquitto's default ("<unix time>: <message>") so existing log tooling works.
+// Log lines without allocation: a message is assembled in a fixed stack buffer from static
+// strings, byte views and integers, then handed to the C sink (CPlatform/log.c), which adds
+// the time and level and writes it to each destination (stderr, stdout, a file: one write(2)
+// each; syslog: one datagram). Lines read "<unix time>: <level>: <message>" (Mosquitto's time
+// prefix, plus the level so that lines can be grepped by it). Levels not in `log_type` cost a
+// test and nothing else.
+import BrokerCore
 import CPlatform
 
 public struct LogLine {
@@ -55,15 +59,48 @@ public struct LogLine {
 }
 
 public enum Log {
-  /// Writes one line to stderr: "<unix time>: " + what `build` adds + "\n".
-  public static func line(_ build: (inout LogLine) -> Void) {
-    withUnsafeTemporaryAllocation(byteCount: 512, alignment: 1) { buffer in
+  /// Startup: destinations (CP_LOG_* bits), level mask (LogLevel bits), the time prefix and the
+  /// log file. Returns 0 or an errno (the file cannot be opened, a path or format too long).
+  public static func configure(
+    destinations: UInt8, types: UInt8, timestamp: Bool, timeFormat: String?, filePath: String?
+  ) -> Int32 {
+    // Both strings, NUL-terminated, in one startup-only array (this allocates: startup).
+    var bytes: [CChar] = []
+    let formatAt = bytes.count
+    if let timeFormat { for b in timeFormat.utf8 { bytes.append(CChar(bitPattern: b)) } }
+    bytes.append(0)
+    let pathAt = bytes.count
+    if let filePath { for b in filePath.utf8 { bytes.append(CChar(bitPattern: b)) } }
+    bytes.append(0)
+    let rc = bytes.withUnsafeBufferPointer { b in
+      // `!`: the array holds at least its two NULs, so it has storage.
+      cp_log_configure(
+        UInt32(destinations), UInt32(types), timestamp ? 1 : 0, timeFormat == nil ? nil : b.baseAddress! + formatAt,
+        filePath == nil ? nil : b.baseAddress! + pathAt)
+    }
+    return -rc
+  }
+
+  public static func wants(_ level: LogLevel) -> Bool { cp_log_wants(UInt32(level.rawValue)) != 0 }
+
+  /// Failed writes to a log destination since startup (never fatal).
+  public static var writeErrors: UInt64 { cp_log_write_errors() }
+
+  /// One line at `level` with what `build` adds. Nothing is built when the level is off.
+  public static func line(_ level: LogLevel, _ build: (inout LogLine) -> Void) {
+    guard wants(level) else { return }
+    withUnsafeTemporaryAllocation(byteCount: Int(CP_LOG_LINE_MAX) + 1, alignment: 1) { buffer in
       var l = LogLine(buffer: buffer)
-      l.add(cp_unix_seconds())
-      l.add(": ")
       build(&l)
-      buffer[l.count] = 0x0A
-      cp_write_all(2, buffer.baseAddress, l.count + 1)
+      cp_log_emit(UInt32(level.rawValue), buffer.baseAddress, l.count)
+    }
+  }
+
+  /// A line from a String: startup and shutdown only (building Strings allocates).
+  public static func text(_ level: LogLevel, _ message: String) {
+    var m = message
+    m.withUTF8 { bytes in
+      line(level) { $0.add(UnsafeRawBufferPointer(bytes)) }
     }
   }
 }

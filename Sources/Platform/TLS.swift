@@ -277,7 +277,7 @@ extension EventLoop {
       broker.countTLS(refusal)
       broker.peerClosed(id, reason: .ioError)
       if verbose {
-        Log.line { l in
+        Log.line(.notice) { l in
           l.add("connection ")
           l.add(Int(id.slot))
           l.add(refusal == .refusedSessions ? ": TLS refused, max_tls_sessions in use"
@@ -305,7 +305,7 @@ extension EventLoop {
         broker.countTLS(.handshakeFailed)
         broker.peerClosed(id, reason: .protocolError)
         if verbose {
-          Log.line { l in
+          Log.line(.notice) { l in
             l.add("connection ")
             l.add(Int(id.slot))
             l.add(": TLS identity longer than max_username_length, refused")
@@ -315,7 +315,7 @@ extension EventLoop {
       }
       setInterest(id, out: false)
       if verbose {
-        Log.line { l in
+        Log.line(.debug) { l in
           l.add("connection ")
           l.add(Int(id.slot))
           l.add(": TLS ")
@@ -337,7 +337,7 @@ extension EventLoop {
     broker.countTLS(.handshakeFailed)
     broker.peerClosed(id, reason: .protocolError)
     if verbose {
-      Log.line { l in
+      Log.line(.notice) { l in
         l.add("connection ")
         l.add(Int(id.slot))
         l.add(": TLS handshake failed: mbedTLS error ")

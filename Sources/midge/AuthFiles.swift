@@ -160,7 +160,7 @@ final class AuthFiles: Reloadable {
 
   func log(_ path: [UInt8], _ key: StaticString, _ what: StaticString, _ n: Int, _ unit: StaticString) {
     path.withUnsafeBytes { p in
-      Log.line {
+      Log.line(.notice) {
         $0.add("SIGHUP: ")
         $0.add(key)
         $0.add(" ")
@@ -176,7 +176,7 @@ final class AuthFiles: Reloadable {
   /// "SIGHUP: FILE:LINE: message 'subject'; the old KEY stays in force".
   func logFailure(_ error: AuthLoadError, _ key: StaticString, _ path: [UInt8], _ text: UnsafeMutableRawBufferPointer) {
     path.withUnsafeBytes { p in
-      Log.line { l in
+      Log.line(.error) { l in
         l.add("SIGHUP: ")
         switch error {
         case .read(let errno):

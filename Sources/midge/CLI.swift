@@ -174,25 +174,38 @@ enum CLI {
   static func run(_ settings: Settings, _ plan: BrokerPlan, _ tlsStartup: TLSStartup) -> Int32 {
     let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
     let nofile = System.raiseOpenFileLimit(wanted)
+    guard configureLog(settings) else { return 1 }
+    for warning in settings.warnings { Log.text(.warning, warning) }
+    if let path = settings.pidFile {
+      do throws(SystemError) {
+        try System.writePidFile(path)
+      } catch {
+        fail("cannot write pid_file '\(path)': \(error.description)")
+        return 1
+      }
+    }
     // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
     System.installStopHandlers()
     var sockets: [ListenerSocket] = []
     for l in settings.effectiveListeners {
       do throws(SystemError) {
         let fd = try System.listen(address: l.address, port: l.port)
-        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l)))
+        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port))
       } catch {
         let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
         fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
+        removePidFile(settings)
         return 1
       }
     }
     let arena = Arena(plan.memory)
     let broker = Broker(plan: plan, arena: arena)
+    broker.versionText = version
     // password_file and acl_file, into their regions of the plan (errors: FILE:LINE).
     let auth = AuthFiles(settings: settings, plan: plan, arena: arena, broker: broker)
     if let message = auth.loadAtStartup() {
       fail(message)
+      removePidFile(settings)
       return 1
     }
     var tls: TLSSessions? = nil
@@ -218,18 +231,21 @@ enum CLI {
         broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose, tls: tls)
     } catch {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
+      removePidFile(settings)
       return 1
     }
+    loop.connectionMessages = settings.log.connectionMessages
+    loop.shutdownFlushMs = UInt64(settings.shutdownFlushSeconds) * 1000
     if auth.hasFiles { loop.reloadables.append(auth) }
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
       let kind = l.tls.isEnabled ? "TLS, " : ""
-      out("\(stamp()): midge \(version) listening on \(l.addressText):\(l.port) (\(kind)\(anonymous))\n", to: .standardError)
+      Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(kind)\(anonymous))")
     }
     if nofile >= 0 && nofile < wanted {
-      out("\(stamp()): warning: open file limit \(nofile) is below max_connections + listeners\n", to: .standardError)
+      Log.text(.warning, "open file limit \(nofile) is below max_connections + listeners")
     }
-    out("\(stamp()): memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved\n", to: .standardError)
+    Log.text(.information, "memory plan \(plan.memory.totalBytes) of \(settings.limits.memoryBudgetBytes) bytes reserved")
     // Startup ends here: from now on the broker allocates nothing (counted; see CAllocHook).
     AllocationGuard.seal()
     System.notifyServiceManager("READY=1")  // systemd Type=notify: listeners are open
@@ -238,15 +254,35 @@ enum CLI {
     let after = AllocationGuard.sealedAllocations
     AllocationGuard.unseal()
     if let tls {
-      out("\(stamp()): TLS heap: \(tls.heapSize) bytes, \(tlsStartup.configBytes) for certificates and keys, "
-        + "peak \(tls.heapPeak) in use, \(tls.heapUsed) at exit\n", to: .standardError)
+      Log.text(.information, "TLS heap: \(tls.heapSize) bytes, \(tlsStartup.configBytes) for certificates and keys, "
+        + "peak \(tls.heapPeak) in use, \(tls.heapUsed) at exit")
     }
     if AllocationGuard.isEnabled {
       let startup = AllocationGuard.startupAllocations
-      out("\(stamp()): allocations: \(startup) at startup, \(after) after startup\n", to: .standardError)
+      Log.text(.notice, "allocations: \(startup) at startup, \(after) after startup")
     }
-    out("\(stamp()): midge stopped\n", to: .standardError)
+    if Log.writeErrors > 0 { Log.text(.warning, "\(Log.writeErrors) log lines could not be written") }
+    removePidFile(settings)
+    Log.text(.notice, "midge stopped")
     return 0
+  }
+
+  static func removePidFile(_ settings: Settings) {
+    if let path = settings.pidFile { System.removeFile(path) }
+  }
+
+  /// Opens the log destinations (log_dest file: an error when the file cannot be opened).
+  static func configureLog(_ settings: Settings) -> Bool {
+    let log = settings.log
+    let file = log.destinations & LogSettings.file != 0 ? log.filePath : nil
+    let rc = Log.configure(
+      destinations: log.destinations, types: settings.verbose ? LogLevel.allMask : log.types,
+      timestamp: log.timestamp, timeFormat: log.timestampFormat, filePath: file)
+    guard rc == 0 else {
+      fail("cannot open log file '" + (file ?? "") + "': " + SystemError(errno: rc).description)
+      return false
+    }
+    return true
   }
 
   static func printPlan(_ plan: BrokerPlan, board: String) {
@@ -282,7 +318,6 @@ enum CLI {
     return left ? s + fill : fill + s
   }
 
-  static func stamp() -> String { "\(System.unixSeconds)" }
 
   static func out(_ s: String, to stream: System.Stream = .standardOutput) { System.write(s, to: stream) }
 

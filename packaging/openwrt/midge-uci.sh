@@ -9,8 +9,9 @@ max_client_id_length max_queued_bytes large_packet_buffers io_chunk_size max_kee
 connect_timeout max_inflight_messages max_sessions max_queued_messages queue_full_action \
 max_retained_messages max_retained_bytes retain_available sys_interval max_topic_alias \
 persistent_client_expiration socket_send_buffer socket_receive_buffer allow_anonymous \
-password_file acl_file "
-FLAGS=" allow_anonymous retain_available "
+password_file acl_file log_dest log_type connection_messages log_timestamp \
+log_timestamp_format pid_file shutdown_flush_timeout "
+FLAGS=" allow_anonymous retain_available connection_messages log_timestamp "
 
 fail() { echo "midge-uci: $*" >&2; exit 1; }
 

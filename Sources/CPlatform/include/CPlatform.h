@@ -89,4 +89,33 @@ int cp_notify(const char *state);
 // too small). Allocates (opendir, strdup): startup only.
 long cp_list_conf_files(const char *path, char *buf, size_t cap);
 
+// Logging (log.c). Destinations and levels are bits; the level bits are BrokerCore's LogLevel.
+enum { CP_LOG_STDERR = 1, CP_LOG_STDOUT = 2, CP_LOG_SYSLOG = 4, CP_LOG_FILE = 8 };
+enum { CP_LOG_ERROR = 1, CP_LOG_WARNING = 2, CP_LOG_NOTICE = 4, CP_LOG_INFORMATION = 8,
+       CP_LOG_SUBSCRIBE = 16, CP_LOG_UNSUBSCRIBE = 32, CP_LOG_DEBUG = 64 };
+// Longest message text kept (longer ones are cut).
+enum { CP_LOG_LINE_MAX = 480 };
+// Startup: opens file_path (O_APPEND) when destinations has CP_LOG_FILE, creates the syslog
+// socket ($MIDGE_SYSLOG_SOCKET, for tests, else /dev/log; an unreachable daemon is retried per
+// line). time_format: the time prefix's format, a strftime subset in UTC (%Y %m %d %H %M %S %F %T
+// %s %z %%; NULL: seconds since 1970). Returns 0
+// or -errno (the file cannot be opened; -EINVAL: format or socket path too long).
+int cp_log_configure(unsigned destinations, unsigned types, int timestamp, const char *time_format,
+                     const char *file_path);
+// Whether lines of this level are logged anywhere.
+int cp_log_wants(unsigned level);
+// Writes one message (no newline) at `level` to every destination: "<time>: <level>: message"
+// to stderr, stdout and the file, "<PRI>midge[PID]: message" to syslog. Never allocates; a
+// failed write is counted (cp_log_write_errors), never fatal.
+void cp_log_emit(unsigned level, const void *line, size_t len);
+uint64_t cp_log_write_errors(void);
+// The peer of a connected socket as "ADDRESS:PORT" ("[ADDRESS]:PORT" for IPv6), NUL-terminated,
+// into buf (cap >= 64). Returns the length, or 0 when unknown. No allocation.
+int cp_peer_address(int fd, char *buf, size_t cap);
+
+// pid_file (pidfile.c): writes the process id and a newline to path, replacing it; 0 or -errno.
+int cp_pid_file_write(const char *path);
+// unlink(2); 0 or -errno.
+int cp_remove_file(const char *path);
+
 #endif
