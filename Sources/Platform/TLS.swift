@@ -410,7 +410,7 @@ extension TLSSessions: Reloadable {
     do throws(SystemError) {
       n = try System.readFile(cPath: path, into: room)
     } catch {
-      throw .read(path, error.errno)
+      throw error.isFileTooLarge ? .tooLarge(path) : .read(path, error.errno)
     }
     guard n < room.count else { throw .tooLarge(path) }
     reloadBuffer[n] = 0

@@ -174,3 +174,26 @@ def test_plan_has_two_certificate_copies_and_reload_buffer(tmp_path, pki):
     assert r.returncode == 0, r.stderr
     assert re.search(r"TLS heap: certs, keys\s+2\s", r.stdout), r.stdout
     assert re.search(r"TLS reload file buffer\s+1\s+\d+", r.stdout), r.stdout
+
+
+def test_reload_too_large_is_refused(tls_broker, pki, tmp_path):
+    """A new cafile larger than the reload buffer, and one whose parsed set does not fit the
+    plan's certs, keys line: both refused, the old certificates stay, a later good reload works."""
+    install(pki, "server", tmp_path)
+    ca = open(pki["ca.crt"]).read()
+    (tmp_path / "cas.crt").write_text(ca)
+    b, port = tls_broker([f"certfile {tmp_path}/live.crt", f"keyfile {tmp_path}/live.key",
+                          f"cafile {tmp_path}/cas.crt"])
+    (tmp_path / "cas.crt").write_text(ca * 20)  # far beyond twice the largest startup file (4 KiB)
+    log = sighup(b, "the old certificates stay in force")
+    assert f"SIGHUP: {tmp_path}/cas.crt: larger than the TLS reload file buffer" in log, log
+    copies = max(1, 4000 // len(ca))  # fits the buffer; parsed, more than the spare room
+    (tmp_path / "cas.crt").write_text(ca * copies)
+    log = sighup(b, "the old certificates stay in force")
+    assert re.search(rf"SIGHUP: TLS listener {port}: the new certificates need \d+ bytes more than", log), log
+    assert peer_cn(port, pki) == "localhost"
+    (tmp_path / "cas.crt").write_text(ca)
+    install(pki, "second", tmp_path)
+    sighup(b, f"SIGHUP: TLS listener {port}: certificates reloaded")
+    assert peer_cn(port, pki) == "second"
+    stop_and_check_allocations(b)
