@@ -6,7 +6,8 @@ the files with a certificate of a different CN, sends SIGHUP and checks the brok
 and the certificate a NEW client (Python's ssl, openssl s_client) is served. A bad new keyfile
 (garbage, or the key of another certificate) is refused with the reason in the log and the old
 certificate stays in force. A reload while sessions still use the set from two reloads ago is
-refused (midge keeps two certificate sets). Every test ends by stopping the broker and
+refused (midge keeps two certificate sets), as are a file larger than the reload buffer and a
+set larger than the plan's room; a new cafile changes which client certificates get in. Every test ends by stopping the broker and
 requiring zero allocations after startup (MIDGE_ALLOC_TRAP=1 traps at the first)."""
 
 import re
@@ -196,4 +197,24 @@ def test_reload_too_large_is_refused(tls_broker, pki, tmp_path):
     install(pki, "second", tmp_path)
     sighup(b, f"SIGHUP: TLS listener {port}: certificates reloaded")
     assert peer_cn(port, pki) == "second"
+    stop_and_check_allocations(b)
+
+
+def test_reload_cafile_changes_accepted_client_certificates(tls_broker, pki, tmp_path):
+    """require_certificate: after the cafile is replaced by another CA, that CA's client
+    (mallory) gets in, the old CA's (alice) is refused; alice's session from before stays."""
+    from test_25_tls import handshake_refused
+    shutil.copyfile(pki["ca.crt"], tmp_path / "clients.crt")
+    b, port = tls_broker([f"certfile {pki['server.crt']}", f"keyfile {pki['server.key']}",
+                          f"cafile {tmp_path}/clients.crt", "require_certificate true"])
+    assert handshake_refused(port, client_context(pki, cert="mallory"))
+    with TLSRaw(port, client_context(pki, cert="alice"), timeout=scaled(5)) as alice:
+        assert alice.connect(scaled(5), client_id="alice") == mqttraw.connack(0)
+        shutil.copyfile(pki["otherca.crt"], tmp_path / "clients.crt")
+        sighup(b, f"SIGHUP: TLS listener {port}: certificates reloaded")
+        assert pingresp(alice)
+        with TLSRaw(port, client_context(pki, cert="mallory"), timeout=scaled(5)) as mallory:
+            assert mallory.connect(scaled(5), client_id="mallory") == mqttraw.connack(0)
+        assert handshake_refused(port, client_context(pki, cert="alice"))
+        assert pingresp(alice)
     stop_and_check_allocations(b)
