@@ -36,11 +36,12 @@ struct ctls_listener {
   psk_entry *psk;
   size_t psk_count, psk_capacity;
   int suites[CTLS_SUITES_MAX + 1];
+  long sessions;  // sessions whose mbedtls_ssl_context points at conf (they keep this set alive)
 };
 
 typedef struct {
   mbedtls_ssl_context ssl;  // first: callbacks get the ssl pointer and find the record from it
-  const struct ctls_listener *listener;
+  struct ctls_listener *listener;
   int fd;
   uint16_t identity_len;
   uint8_t identity[CTLS_IDENTITY_MAX];
@@ -104,6 +105,40 @@ ctls_listener *ctls_listener_new(void) {
   mbedtls_x509_crt_init(&l->ca);
   mbedtls_pk_init(&l->key);
   return l;
+}
+
+void ctls_listener_clear(ctls_listener *l) {
+  mbedtls_ssl_config_free(&l->conf);
+  mbedtls_x509_crt_free(&l->cert);
+  mbedtls_x509_crt_free(&l->ca);
+  mbedtls_pk_free(&l->key);
+  mbedtls_ssl_config_init(&l->conf);
+  mbedtls_x509_crt_init(&l->cert);
+  mbedtls_x509_crt_init(&l->ca);
+  mbedtls_pk_init(&l->key);
+  l->has_cert = l->has_ca = 0;
+}
+
+void ctls_listener_share_psk(ctls_listener *to, const ctls_listener *from) {
+  to->psk = from->psk;
+  to->psk_count = from->psk_count;
+  to->psk_capacity = from->psk_capacity;
+}
+
+long ctls_listener_sessions(const ctls_listener *l) { return l->sessions; }
+
+int ctls_listener_add_cert(ctls_listener *l, const uint8_t *cert, size_t len) {
+  int rc = mbedtls_x509_crt_parse(&l->cert, cert, len);
+  if (rc > 0) rc = MBEDTLS_ERR_X509_CERT_UNKNOWN_FORMAT;
+  return rc;
+}
+
+int ctls_listener_add_key(ctls_listener *l, const uint8_t *key, size_t len) {
+  int rc = mbedtls_pk_parse_key(&l->key, key, len, NULL, 0);
+  if (rc != 0) return rc;
+  if (mbedtls_pk_check_pair(&l->cert.pk, &l->key) != 0) return CTLS_KEY_MISMATCH;
+  l->has_cert = 1;
+  return 0;
 }
 
 int ctls_listener_add_ca(ctls_listener *l, const uint8_t *pem, size_t len) {
@@ -239,7 +274,7 @@ static int bio_recv(void *ctx, unsigned char *buf, size_t len) {
 
 size_t ctls_session_size(void) { return sizeof(session); }
 
-int ctls_session_start(void *p, const ctls_listener *l, int fd) {
+int ctls_session_start(void *p, ctls_listener *l, int fd) {
   session *s = p;
   memset(s, 0, sizeof *s);
   s->listener = l;
@@ -252,6 +287,7 @@ int ctls_session_start(void *p, const ctls_listener *l, int fd) {
   }
   if (l->identity_from_cert) mbedtls_ssl_set_verify(&s->ssl, keep_cn, s);
   mbedtls_ssl_set_bio(&s->ssl, s, bio_send, bio_recv, NULL);
+  l->sessions++;
   return 0;
 }
 
@@ -281,6 +317,8 @@ void ctls_session_end(void *p, int notify) {
   session *s = p;
   if (notify && s->ssl.state == MBEDTLS_SSL_HANDSHAKE_OVER) (void)mbedtls_ssl_close_notify(&s->ssl);
   mbedtls_ssl_free(&s->ssl);
+  if (s->listener) s->listener->sessions--;
+  s->listener = NULL;
   s->fd = -1;
   s->identity_len = 0;
 }

@@ -33,14 +33,26 @@ public enum TLSMemory {
   /// certificate chain being parsed and verified). Measured: x86_64 10.6 KB (ECDSA), 11.7 KB
   /// (RSA-2048), 16.1 KB (mutual TLS, one client certificate); armv7 7.0, 8.6, 10.1 KB.
   public static let handshakeExtraBytes = MemoryLayout<Int>.size == 8 ? 20_480 : 14_336
-  /// Slack for pool fragmentation: 1/16 of the session and handshake share.
+  /// Slack for pool fragmentation: 1/16 of the session and handshake share. Certificates and
+  /// keys: two copies (SIGHUP loads the new files beside the old ones), each the measured size
+  /// plus 1/4 headroom for a larger new certificate; a reload that would exceed both is refused.
   static func heapBytes(configBytes: Int, sessions: Int, handshakes: Int) -> (Int, Int, Int) {
-    let config = round64(configBytes + configBytes / 16)
+    let config = round64(configBytes + configBytes / 4)
     let session = round64(sessionResidentBytes + sessionResidentBytes / 16)
     let handshake = round64(handshakeExtraBytes + handshakeExtraBytes / 16)
     return (config, session, min(handshakes, sessions) > 0 ? handshake : 0)
   }
   static func round64(_ n: Int) -> Int { (n + 63) / 64 * 64 }
+  /// The buffer a reload reads each certificate, key and CA file into: twice the largest file
+  /// read at startup (at least 4 KiB), plus its NUL. A larger new file is refused on reload.
+  public static func reloadBufferBytes(_ files: [TLSListenerFiles]) -> Int {
+    var largest = 0
+    for f in files {
+      largest = max(largest, f.certificate.count, f.key.count)
+      for a in f.authorities { largest = max(largest, a.count) }
+    }
+    return round64(max(4096, 2 * largest) + 1)
+  }
   /// One session record: the C session (mbedtls_ssl_context ...) plus midge's state and list links.
   public static var recordBytes: Int {
     round64(Int(ctls_session_size())) + MemoryLayout<TLSState>.stride + 8
@@ -60,6 +72,12 @@ public struct TLSListenerFiles {
   public var ciphers: [Int] = []
   /// For messages: "certfile 'X', keyfile 'Y'".
   public var names = "certfile/keyfile"
+  /// For reloads: the listener's port and its files' NUL-terminated paths (cafile, then the
+  /// capath files found at startup).
+  public var port = 0
+  public var certificatePath: [UInt8] = []
+  public var keyPath: [UInt8] = []
+  public var authorityPaths: [[UInt8]] = []
   public init() {}
 }
 
@@ -86,15 +104,43 @@ public enum TLSFiles {
   }
 }
 
-/// One TLS listener's configuration inside the pool.
+/// One TLS listener's configuration inside the pool: two sets (certificates, key, CA and
+/// mbedtls_ssl_config), the one new handshakes use and a spare that SIGHUP loads into.
 public final class TLSListener {
-  let handle: OpaquePointer
+  let sets: (OpaquePointer, OpaquePointer)
+  var active = 0
+  /// Pool bytes each set's contents take (measured when loaded).
+  var setBytes = (0, 0)
+  let port: Int
+  let certificatePath: [UInt8]
+  let keyPath: [UInt8]
+  let authorityPaths: [[UInt8]]
+  let suites: [Int32]
+  let requireCertificate: Bool
+  let identityAsUsername: Bool
 
-  init(handle: OpaquePointer) { self.handle = handle }
+  init(sets: (OpaquePointer, OpaquePointer), files f: TLSListenerFiles, bytes: Int) {
+    self.sets = sets
+    setBytes = (bytes, 0)
+    port = f.port
+    certificatePath = f.certificatePath
+    keyPath = f.keyPath
+    authorityPaths = f.authorityPaths
+    suites = f.ciphers.map { Int32($0) } + [0]
+    requireCertificate = f.requireCertificate
+    identityAsUsername = f.identityAsUsername
+  }
+
+  /// The set new sessions start on.
+  var handle: OpaquePointer { active == 0 ? sets.0 : sets.1 }
+  var spare: OpaquePointer { active == 0 ? sets.1 : sets.0 }
 
   /// Parses a listener's key material into the pool (startup only).
   static func load(_ f: TLSListenerFiles) throws(TLSError) -> TLSListener {
-    guard let l = ctls_listener_new() else { throw TLSError(message: "TLS heap too small for the listener") }
+    guard let l = ctls_listener_new(), let second = ctls_listener_new() else {
+      throw TLSError(message: "TLS heap too small for the listener")
+    }
+    let before = Int(ctls_heap_used())
     func check(_ rc: Int32, _ what: String) throws(TLSError) {
       if rc != 0 { throw TLSError(message: "\(what): \(String(cString: ctls_error_text(rc)))") }
     }
@@ -107,8 +153,11 @@ public final class TLSListener {
       }
       try check(rc, f.names)
     }
+    var pskBytes = 0  // the PSK table stays when the set is cleared: not part of the set's bytes
     if !f.psk.isEmpty {
+      let start = Int(ctls_heap_used())
       try check(ctls_listener_reserve_psk(l, f.psk.count), "psk_file")
+      pskBytes = Int(ctls_heap_used()) - start
       for (identity, key) in f.psk {
         let rc = identity.withUnsafeBufferPointer { i in
           key.withUnsafeBufferPointer { k in ctls_listener_add_psk(l, i.baseAddress, i.count, k.baseAddress, k.count) }
@@ -122,7 +171,8 @@ public final class TLSListener {
       ctls_listener_finish(l, $0.baseAddress, f.requireCertificate ? 1 : 0, f.identityAsUsername ? 1 : 0)
     }
     try check(rc, "TLS configuration")
-    return TLSListener(handle: l)
+    ctls_listener_share_psk(second, l)
+    return TLSListener(sets: (l, second), files: f, bytes: Int(ctls_heap_used()) - before - pskBytes)
   }
 
   /// Pool bytes the listeners keep once loaded: loads them into a scratch pool and measures.
@@ -171,18 +221,24 @@ public final class TLSSessions {
   let heapBase: UnsafeMutableRawPointer
   let heapBytes: Int
   public private(set) var listeners: [TLSListener] = []
+  /// The plan's "TLS heap: certs, keys" line (both copies) and what the sets take of it now.
+  let configBudget: Int
+  var configUsed = 0
+  /// Where a reload reads each file (plan line "TLS reload file buffer").
+  let reloadBuffer: UnsafeMutableRawBufferPointer
 
   /// The plan lines TLS needs: session records, then the pool (certificates, sessions,
-  /// handshakes) as three adjacent lines. Empty when no listener speaks TLS.
-  public static func planLines(configBytes: Int, sessions: Int, handshakes: Int) -> [PlatformLine] {
+  /// handshakes) as three adjacent lines, then the reload file buffer. Empty when no listener speaks TLS.
+  public static func planLines(configBytes: Int, sessions: Int, handshakes: Int, reloadBufferBytes: Int) -> [PlatformLine] {
     guard sessions > 0 else { return [] }
     let (config, session, handshake) = TLSMemory.heapBytes(
       configBytes: configBytes, sessions: sessions, handshakes: handshakes)
     return [
       PlatformLine("TLS session records", count: sessions, bytesEach: TLSMemory.recordBytes),
-      PlatformLine("TLS heap: certs, keys", count: 1, bytesEach: config),
+      PlatformLine("TLS heap: certs, keys", count: 2, bytesEach: config),
       PlatformLine("TLS heap: sessions", count: sessions, bytesEach: session),
       PlatformLine("TLS heap: handshakes", count: min(handshakes, sessions), bytesEach: handshake),
+      PlatformLine("TLS reload file buffer", count: 1, bytesEach: reloadBufferBytes),
     ]
   }
 
@@ -208,10 +264,14 @@ public final class TLSSessions {
     let last = plan.platform[first + 3]
     heapBase = arena.bind(config)
     heapBytes = (last.offset + last.count * last.bytesEach) - config.offset
+    configBudget = config.count * config.bytesEach
+    let reload = plan.platform[first + 4]
+    reloadBuffer = UnsafeMutableRawBufferPointer(start: arena.bind(reload), count: reload.bytesEach)
     ctls_heap_init(heapBase, heapBytes)
     let rc = ctls_rng_init()
     if rc != 0 { throw TLSError(message: "TLS random generator: \(String(cString: ctls_error_text(rc)))") }
     for f in files { listeners.append(try TLSListener.load(f)) }
+    configUsed = heapUsed
     ctls_heap_reset_peak()
   }
 
@@ -264,6 +324,154 @@ public final class TLSSessions {
     states[Int(i)].onPendingList = true
     pendingList[pendingCount] = i
     pendingCount += 1
+  }
+}
+
+/// Why a SIGHUP left a listener's certificates as they were.
+enum TLSReloadError: Error {
+  case busy(Int)  // sessions still use the spare set (loaded two reloads ago)
+  case read([UInt8], Int32)  // path, errno
+  case tooLarge([UInt8])  // larger than the reload file buffer
+  case parse([UInt8], Int32)  // path, mbedTLS error
+  case configuration(Int32)  // mbedtls_ssl_config, mbedTLS error
+  case heapFull(Int)  // bytes the new set took beyond the certs, keys line
+}
+
+/// SIGHUP: each TLS listener's cafile/capath files/certfile/keyfile are parsed into its spare
+/// set; on success new handshakes use it, while sessions established before keep the old set
+/// (it is cleared only by a later reload, once no session uses it). Allocates nothing: the
+/// files go through `reloadBuffer`, mbedTLS takes its memory from the pool.
+extension TLSSessions: Reloadable {
+  public func reload() {
+    for l in listeners {
+      do throws(TLSReloadError) {
+        try reload(l)
+        Log.line { line in
+          line.add("SIGHUP: TLS listener ")
+          line.add(l.port)
+          line.add(": certificates reloaded (TLS heap: certs, keys ")
+          line.add(configUsed)
+          line.add(" of ")
+          line.add(configBudget)
+          line.add(" bytes)")
+        }
+      } catch {
+        logFailure(l, error)
+      }
+    }
+  }
+
+  func reload(_ l: TLSListener) throws(TLSReloadError) {
+    let spare = l.spare
+    let busy = Int(ctls_listener_sessions(spare))
+    if busy > 0 { throw .busy(busy) }
+    configUsed -= l.active == 0 ? l.setBytes.1 : l.setBytes.0
+    ctls_listener_clear(spare)
+    if l.active == 0 { l.setBytes.1 = 0 } else { l.setBytes.0 = 0 }
+    let before = heapUsed
+    do throws(TLSReloadError) {
+      for path in l.authorityPaths {
+        let n = try read(path)
+        let rc = ctls_listener_add_ca(spare, reloadBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+        if rc != 0 { throw .parse(path, rc) }
+      }
+      if !l.certificatePath.isEmpty {
+        var n = try read(l.certificatePath)
+        var rc = ctls_listener_add_cert(spare, reloadBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+        if rc != 0 { throw .parse(l.certificatePath, rc) }
+        n = try read(l.keyPath)
+        rc = ctls_listener_add_key(spare, reloadBuffer.baseAddress!.assumingMemoryBound(to: UInt8.self), n)
+        // The key text is in the pool now (parsed); the buffer held a private key: wipe it.
+        reloadBuffer.initializeMemory(as: UInt8.self, repeating: 0)
+        if rc != 0 { throw .parse(l.keyPath, rc) }
+      }
+      let rc = l.suites.withUnsafeBufferPointer {
+        ctls_listener_finish(spare, $0.baseAddress, l.requireCertificate ? 1 : 0, l.identityAsUsername ? 1 : 0)
+      }
+      if rc != 0 { throw .configuration(rc) }
+    } catch {
+      ctls_listener_clear(spare)
+      throw error
+    }
+    let bytes = heapUsed - before
+    if configUsed + bytes > configBudget {
+      ctls_listener_clear(spare)
+      throw .heapFull(configUsed + bytes - configBudget)
+    }
+    configUsed += bytes
+    if l.active == 0 { l.setBytes.1 = bytes } else { l.setBytes.0 = bytes }
+    l.active = 1 - l.active
+  }
+
+  /// The file into `reloadBuffer`, NUL-terminated (PEM is parsed so); the length with the NUL.
+  func read(_ path: [UInt8]) throws(TLSReloadError) -> Int {
+    let room = UnsafeMutableRawBufferPointer(rebasing: reloadBuffer[0..<(reloadBuffer.count - 1)])
+    let n: Int
+    do throws(SystemError) {
+      n = try System.readFile(cPath: path, into: room)
+    } catch {
+      throw error.isFileTooLarge ? .tooLarge(path) : .read(path, error.errno)
+    }
+    guard n < room.count else { throw .tooLarge(path) }
+    reloadBuffer[n] = 0
+    return n + 1
+  }
+
+  /// "SIGHUP: FILE: <mbedTLS error>; the old certificates stay in force".
+  func logFailure(_ l: TLSListener, _ error: TLSReloadError) {
+    func add(_ line: inout LogLine, _ path: [UInt8]) {
+      path.withUnsafeBytes { line.add(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+    }
+    func add(_ line: inout LogLine, mbedTLS rc: Int32) {
+      let text = ctls_error_text(rc)!
+      var n = 0
+      while text[n] != 0 { n += 1 }
+      line.add(UnsafeRawBufferPointer(start: text, count: n))
+      line.add(" (")
+      addHex(&line, rc)
+      line.add(")")
+    }
+    Log.line { line in
+      line.add("SIGHUP: ")
+      switch error {
+      case .busy(let n):
+        line.add("TLS listener ")
+        line.add(l.port)
+        line.add(": ")
+        line.add(n)
+        line.add(" sessions still use the certificates replaced two reloads ago (reload again once they end)")
+      case .read(let path, let errno):
+        line.add("cannot read ")
+        add(&line, path)
+        line.add(": ")
+        line.add(errorName: errno)
+      case .tooLarge(let path):
+        add(&line, path)
+        line.add(": larger than the TLS reload file buffer (")
+        line.add(reloadBuffer.count - 1)
+        line.add(" bytes: twice the largest file at startup)")
+      case .parse(let path, let rc) where rc == CTLS_KEY_MISMATCH:
+        add(&line, path)
+        line.add(": not the key of the certificate in ")
+        add(&line, l.certificatePath)
+      case .parse(let path, let rc):
+        add(&line, path)
+        line.add(": ")
+        add(&line, mbedTLS: rc)
+      case .configuration(let rc):
+        line.add("TLS listener ")
+        line.add(l.port)
+        line.add(": ")
+        add(&line, mbedTLS: rc)
+      case .heapFull(let over):
+        line.add("TLS listener ")
+        line.add(l.port)
+        line.add(": the new certificates need ")
+        line.add(over)
+        line.add(" bytes more than the TLS heap's certs, keys line holds")
+      }
+      line.add("; the old certificates stay in force")
+    }
   }
 }
 

@@ -48,7 +48,8 @@ enum CLI {
         settings.limits, socketBytesPerConnection: EventLoop.socketBytesPerConnection,
         loopBufferBytes: EventLoop.loopBufferBytes,
         platform: TLSSessions.planLines(
-          configBytes: tls.configBytes, sessions: tls.sessions, handshakes: settings.limits.tlsHandshakesMax))
+          configBytes: tls.configBytes, sessions: tls.sessions, handshakes: settings.limits.tlsHandshakesMax,
+          reloadBufferBytes: TLSMemory.reloadBufferBytes(tls.files)))
     } catch {
       if error.neededBytes > 0 {
         fail("memory plan does not fit: budget \(error.budgetBytes) bytes, at least \(error.neededBytes) needed;"
@@ -109,16 +110,20 @@ enum CLI {
         f.certificate = cert
         f.key = key
         f.names = "certfile '\(c)', keyfile '\(k)'"
+        f.certificatePath = Array(c.utf8) + [0]
+        f.keyPath = Array(k.utf8) + [0]
       }
       if let c = t.cafile {
         guard let ca = read(c, "cafile") else { return nil }
         f.authorities.append(ca)
+        f.authorityPaths.append(Array(c.utf8) + [0])
       }
       if let dir = t.capath {
         do throws(SystemError) {
           for path in try TLSFiles.certificates(in: dir) {
             guard let ca = read(path, "capath file") else { return nil }
             f.authorities.append(ca)
+            f.authorityPaths.append(Array(path.utf8) + [0])
           }
         } catch {
           fail("\(t.origin): listener \(l.port): cannot read capath '\(dir)': \(error.description)")
@@ -126,6 +131,7 @@ enum CLI {
         }
       }
       if t.pskHint != nil { f.psk = psk }
+      f.port = Int(l.port)
       f.requireCertificate = t.requireCertificate
       f.identityAsUsername = t.useIdentityAsUsername
       f.ciphers = t.ciphers
@@ -237,6 +243,7 @@ enum CLI {
     loop.connectionMessages = settings.log.connectionMessages
     loop.shutdownFlushMs = UInt64(settings.shutdownFlushSeconds) * 1000
     if auth.hasFiles { loop.reloadables.append(auth) }
+    if let tls { loop.reloadables.append(tls) }
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
       let kind = l.tls.isEnabled ? "TLS, " : ""

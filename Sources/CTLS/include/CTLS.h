@@ -11,7 +11,7 @@
 
 // Results besides byte counts: what mbedTLS asks for next, and "closed by the peer".
 enum { CTLS_WANT_READ = -0x6900, CTLS_WANT_WRITE = -0x6880, CTLS_PEER_CLOSED = -0x7880,
-       CTLS_ALLOC_FAILED = -0x7F00, CTLS_IDENTITY_MAX = 128, CTLS_PSK_MAX = 64, CTLS_SUITES_MAX = 16 };
+       CTLS_ALLOC_FAILED = -0x7F00, CTLS_KEY_MISMATCH = -0x10001 /* outside mbedTLS's codes */, CTLS_IDENTITY_MAX = 128, CTLS_PSK_MAX = 64, CTLS_SUITES_MAX = 16 };
 
 // The pool: every mbedTLS allocation after this call comes from buf[0..<len]. Call once.
 void ctls_heap_init(void *buf, size_t len);
@@ -29,6 +29,17 @@ const char *ctls_error_text(int err);
 // A listener's configuration (allocated from the pool at startup, never freed).
 typedef struct ctls_listener ctls_listener;
 ctls_listener *ctls_listener_new(void);
+// Reload (SIGHUP): frees the set's certificates, key, CA and mbedtls_ssl_config back to the pool
+// and makes it empty (the PSK table is kept: it is shared, see below). Only when no session uses it.
+void ctls_listener_clear(ctls_listener *l);
+// The PSK table of `from` (not copied: both sets read the same entries; psk_file is not reloaded).
+void ctls_listener_share_psk(ctls_listener *to, const ctls_listener *from);
+// Sessions started on this set and not yet ended.
+long ctls_listener_sessions(const ctls_listener *l);
+// The certificate chain, then the key (checked against the leaf: CTLS_KEY_MISMATCH if it is not
+// the leaf's key): PEM (NUL-terminated) or DER.
+int ctls_listener_add_cert(ctls_listener *l, const uint8_t *cert, size_t len);
+int ctls_listener_add_key(ctls_listener *l, const uint8_t *key, size_t len);
 // PEM or DER bytes. Each returns 0 or an mbedTLS error.
 int ctls_listener_add_ca(ctls_listener *l, const uint8_t *pem, size_t len);
 int ctls_listener_set_cert(ctls_listener *l, const uint8_t *cert, size_t cert_len, const uint8_t *key,
@@ -49,7 +60,7 @@ int ctls_suite_supported(int iana);
 size_t ctls_session_size(void);
 // Starts a server session on fd (allocates its record buffers from the pool). 0 or error; on
 // error nothing needs to be ended.
-int ctls_session_start(void *session, const ctls_listener *l, int fd);
+int ctls_session_start(void *session, ctls_listener *l, int fd);
 // Advances the handshake: 0 done, CTLS_WANT_READ / CTLS_WANT_WRITE, or an error.
 int ctls_handshake(void *session);
 // Decrypted application bytes: a count > 0, CTLS_PEER_CLOSED, CTLS_WANT_READ/WRITE, or an error.
