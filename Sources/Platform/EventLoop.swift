@@ -128,7 +128,7 @@ public final class EventLoop {
   /// SIGHUP: every reloadable in turn (SIGHUP's default action, ending the process, is off).
   func reload() {
     if reloadables.isEmpty {
-      Log.line(.notice) { $0.add("SIGHUP: nothing to reload (no password_file or acl_file)") }
+      Log.line(.notice) { $0.add("SIGHUP: nothing to reload (no password_file, acl_file or TLS listener)") }
       return
     }
     for r in reloadables { r.reload() }

@@ -346,7 +346,7 @@ extension TLSSessions: Reloadable {
     for l in listeners {
       do throws(TLSReloadError) {
         try reload(l)
-        Log.line { line in
+        Log.line(.notice) { line in
           line.add("SIGHUP: TLS listener ")
           line.add(l.port)
           line.add(": certificates reloaded (TLS heap: certs, keys ")
@@ -431,7 +431,7 @@ extension TLSSessions: Reloadable {
       addHex(&line, rc)
       line.add(")")
     }
-    Log.line { line in
+    Log.line(.error) { line in
       line.add("SIGHUP: ")
       switch error {
       case .busy(let n):
