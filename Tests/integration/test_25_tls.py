@@ -100,6 +100,21 @@ class TLSRaw(mqttraw.RawClient):
         self.buffer = b""
 
 
+def sys_tls_values(port, done):
+    """$SYS/broker/midge/tls/* as {name: value}, read until done(values) (bounded)."""
+    values = {}
+    deadline = time.monotonic() + scaled(10)
+    while time.monotonic() < deadline:
+        out = subprocess.run(["mosquitto_sub", "-h", HOST, "-p", str(port), "-v", "-C", "4", "-W", "5",
+                              "-t", "$SYS/broker/midge/tls/#"], capture_output=True, text=True,
+                             timeout=scaled(10))
+        values = {line.split(" ", 1)[0].rsplit("/", 1)[1]: line.split(" ", 1)[1]
+                  for line in out.stdout.splitlines() if " " in line}
+        if len(values) == 4 and done(values):
+            break
+    return values
+
+
 def client_context(pki, cert=None, ca="ca"):
     ctx = ssl.create_default_context(cafile=pki[ca + ".crt"])
     if cert:
@@ -197,7 +212,7 @@ def test_paho_over_tls_large_payloads_and_bursts(tls_broker, pki):
 # --- refusals ---------------------------------------------------------------------------
 
 def test_refusals_leave_others_served(tls_broker, pki):
-    b, port = tls_broker(server_lines(pki), extra=["connect_timeout 2"])
+    b, port = tls_broker(server_lines(pki), extra=["connect_timeout 2", "sys_interval 1"])
     # A client that trusts another CA refuses the server (and the broker survives it).
     r = tls_pub(port, "--cafile", pki["otherca.crt"])
     assert r.returncode != 0
@@ -222,6 +237,10 @@ def test_refusals_leave_others_served(tls_broker, pki):
     assert tls_works(port, pki) and plain_works(b)
     ok, detail = roundtrip_mosquitto(port, "--cafile", pki["ca.crt"])
     assert ok, detail
+    # $SYS counts them (sys_interval 1, read on the plain listener).
+    values = sys_tls_values(b.port, lambda v: int(v.get("handshakes_failed", "0")) >= 5)
+    assert int(values["handshakes_failed"]) >= 5 and int(values["handshakes"]) >= 3, values
+    assert values["refused_sessions"] == "0" and values["refused_handshakes"] == "0", values
     log = stop_and_check_allocations(b)
     assert log.count("TLS handshake failed") >= 5, log[-3000:]
     assert log.count("TLS handshake failed: mbedTLS error -0x6e80") == 2, log[-3000:]  # bad protocol version
@@ -288,13 +307,15 @@ def test_psk(tls_broker, pki, tmp_path):
 # --- limits -----------------------------------------------------------------------------
 
 def test_session_pool_full(tls_broker, pki):
-    b, port = tls_broker(server_lines(pki), extra=["max_tls_sessions 2"])
+    b, port = tls_broker(server_lines(pki), extra=["max_tls_sessions 2", "sys_interval 1"])
     held = [TLSRaw(port, client_context(pki), timeout=scaled(5)) for _ in range(2)]
     try:
         for i, c in enumerate(held):
             assert c.connect(scaled(5), client_id=f"held-{i}") == mqttraw.connack(0)
         assert handshake_refused(port, client_context(pki))
         assert plain_works(b)
+        values = sys_tls_values(b.port, lambda v: v.get("refused_sessions") == "1")
+        assert values.get("refused_sessions") == "1", values
         for i, c in enumerate(held):  # the two sessions are unaffected
             c.send(mqttraw.PINGREQ)
             assert c.recv_exact(2, scaled(5)) == mqttraw.PINGRESP

@@ -377,3 +377,32 @@ def test_sighup_bad_files_keep_the_old_ones(acl_broker):
         assert pingresp(raw)
     finally:
         raw.close()
+
+
+@pytest.mark.midge_only
+def test_sys_counts_acl_refusals(broker, tmp_path):
+    acl = tmp_path / "acl"
+    acl.write_text("topic read $SYS/broker/midge/acl/#\ntopic readwrite ok/#\n")
+    b = broker([f"acl_file {acl}", "sys_interval 1"])
+    anon = client(b.port, None, V5)
+    try:
+        assert anon.publish("no/x", b"1", qos=1) == 0x87
+        assert anon.publish("no/y", b"2", qos=1) == 0x87
+        assert anon.publish("ok/x", b"3", qos=1) in OK
+    finally:
+        anon.close()
+    deadline = time.monotonic() + scaled(10)
+    values = {}
+    while time.monotonic() < deadline:
+        out = subprocess.run(["mosquitto_sub", "-h", HOST, "-p", str(b.port), "-v", "-C", "3", "-W", "5",
+                              "-t", "$SYS/broker/midge/acl/#"], capture_output=True, text=True,
+                             timeout=scaled(10))
+        values = dict(line.split(" ", 1) for line in out.stdout.splitlines() if " " in line)
+        if values.get("$SYS/broker/midge/acl/publishes_denied") == "2":
+            break
+    assert values.get("$SYS/broker/midge/acl/publishes_denied") == "2", values
+    assert values.get("$SYS/broker/midge/acl/wills_denied") == "0", values
+    # The subscriber itself may read only acl/#: a subscription to anything else was refused.
+    assert set(values) <= {"$SYS/broker/midge/acl/publishes_denied",
+                           "$SYS/broker/midge/acl/subscriptions_denied",
+                           "$SYS/broker/midge/acl/wills_denied"}, values
