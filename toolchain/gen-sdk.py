@@ -62,7 +62,9 @@ ARCHES = {
 }
 LIBCS = ("gnu", "musl")
 
-COMMON_SWIFT = ["-enable-experimental-feature", "Embedded", "-wmo", "-Osize"]
+# -function-sections: one section per Swift function too, so --gc-sections drops what no one
+# calls (public functions of the library modules that only the tests use, unused witnesses).
+COMMON_SWIFT = ["-enable-experimental-feature", "Embedded", "-wmo", "-Osize", "-Xfrontend", "-function-sections"]
 COMMON_C = ["-Os", "-ffunction-sections", "-fdata-sections"]
 # Drop unreferenced sections at link time (the C side emits one section per function/object).
 # SwiftPM already passes this for release executables; the toolset makes debug builds match.
