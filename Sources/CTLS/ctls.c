@@ -382,7 +382,15 @@ const char *ctls_suite_name(void *p, size_t *len) {
 
 // --- capath ---
 
-static int by_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+// Insertion sort by bytes (at most 1024 names, startup only): smaller than libc's qsort.
+static void sort_names(char **names, size_t count) {
+  for (size_t i = 1; i < count; i++) {
+    char *name = names[i];
+    size_t j = i;
+    for (; j > 0 && strcmp(names[j - 1], name) > 0; j--) names[j] = names[j - 1];
+    names[j] = name;
+  }
+}
 
 long ctls_list_certificates(const char *path, char *buf, size_t cap) {
   DIR *d = opendir(path);
@@ -406,7 +414,7 @@ long ctls_list_certificates(const char *path, char *buf, size_t cap) {
   }
   closedir(d);
   if (rc != 0) return rc;
-  qsort(names, count, sizeof names[0], by_bytes);
+  sort_names(names, count);
   // Rewrites buf in sorted order through a second area at its end when there is room; else in place.
   char sorted[1 << 14];
   if (used > sizeof sorted) return -EFBIG;
