@@ -68,7 +68,9 @@ COMMON_SWIFT = ["-enable-experimental-feature", "Embedded", "-wmo", "-Osize", "-
 COMMON_C = ["-Os", "-ffunction-sections", "-fdata-sections"]
 # Drop unreferenced sections at link time (the C side emits one section per function/object).
 # SwiftPM already passes this for release executables; the toolset makes debug builds match.
-COMMON_LINK = ["-Xlinker", "--gc-sections"]
+# --icf=all: lld folds functions with identical code (~5 KB; neither midge nor mbedTLS compares
+# function addresses).
+COMMON_LINK = ["-Xlinker", "--gc-sections", "-Xlinker", "--icf=all"]
 
 
 def flavour(arch, libc):
