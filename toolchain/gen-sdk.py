@@ -62,11 +62,17 @@ ARCHES = {
 }
 LIBCS = ("gnu", "musl")
 
-COMMON_SWIFT = ["-enable-experimental-feature", "Embedded", "-wmo", "-Osize"]
-COMMON_C = ["-Os", "-ffunction-sections", "-fdata-sections"]
+# -function-sections: one section per Swift function too, so --gc-sections drops what no one
+# calls (public functions of the library modules that only the tests use, unused witnesses).
+COMMON_SWIFT = ["-enable-experimental-feature", "Embedded", "-wmo", "-Osize", "-Xfrontend", "-function-sections"]
+# No unwind tables: nothing unwinds through C in these binaries (Package.swift already drops them
+# for the mbedTLS targets; this covers CPlatform and CAllocHook on the boards too).
+COMMON_C = ["-Os", "-ffunction-sections", "-fdata-sections", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"]
 # Drop unreferenced sections at link time (the C side emits one section per function/object).
 # SwiftPM already passes this for release executables; the toolset makes debug builds match.
-COMMON_LINK = ["-Xlinker", "--gc-sections"]
+# --icf=all: lld folds functions with identical code (~5 KB; neither midge nor mbedTLS compares
+# function addresses).
+COMMON_LINK = ["-Xlinker", "--gc-sections", "-Xlinker", "--icf=all"]
 
 
 def flavour(arch, libc):

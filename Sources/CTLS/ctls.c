@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "mbedtls/ctr_drbg.h"
-#include "mbedtls/error.h"
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/net_sockets.h"
 #include "mbedtls/oid.h"
@@ -89,9 +88,92 @@ int ctls_rng_init(void) {
   return mbedtls_ctr_drbg_seed(&drbg, entropy, NULL, personal, sizeof personal - 1);
 }
 
+// Startup errors (certificate, key, CA files) in words, without MBEDTLS_ERROR_C: its full table
+// and the snprintf it needs cost ~40 KB. A short table covers what a user's files can trigger;
+// every message ends with the code, so an error outside the table still names itself.
+typedef struct {
+  int16_t code;  // the positive value of MBEDTLS_ERR_*
+  const char *text;
+} error_name;
+
+static const error_name high_errors[] = {
+    {0x1080, "PEM - No PEM header or footer found"},
+    {0x1100, "PEM - PEM string is not as expected"},
+    {0x1200, "PEM - RSA IV is not in hex-format"},
+    {0x1280, "PEM - Unsupported key encryption algorithm"},
+    {0x1300, "PEM - Private key password can't be empty"},
+    {0x1380, "PEM - Given private key password does not allow for correct decryption"},
+    {0x1400, "PEM - Unavailable feature, e.g. hashing/encryption combination"},
+    {0x2080, "X509 - Unavailable feature, e.g. RSA hashing/encryption combination"},
+    {0x2100, "X509 - Requested OID is unknown"},
+    {0x2180, "X509 - The CRT/CRL/CSR format is invalid, e.g. different type expected"},
+    {0x2200, "X509 - The CRT/CRL/CSR version element is invalid"},
+    {0x2280, "X509 - The serial tag or value is invalid"},
+    {0x2300, "X509 - The algorithm tag or value is invalid"},
+    {0x2380, "X509 - The name tag or value is invalid"},
+    {0x2400, "X509 - The date tag or value is invalid"},
+    {0x2480, "X509 - The signature tag or value invalid"},
+    {0x2500, "X509 - The extension tag or value is invalid"},
+    {0x2580, "X509 - CRT/CRL/CSR has an unsupported version number"},
+    {0x2600, "X509 - Signature algorithm (oid) is unsupported"},
+    {0x2680, "X509 - Signature algorithms do not match"},
+    {0x2780, "X509 - Format not recognized as DER or PEM"},
+    {0x2880, "X509 - Allocation of memory failed"},
+    {0x3D00, "PK - Invalid key tag or value"},
+    {0x3D80, "PK - Unsupported key version"},
+    {0x3C80, "PK - Key algorithm is unsupported (only RSA and EC are supported)"},
+    {0x3C00, "PK - Private key password can't be empty"},
+    {0x3B80, "PK - Given private key password does not allow for correct decryption"},
+    {0x3B00, "PK - The pubkey tag or value is invalid (only RSA and EC are supported)"},
+    {0x3A00, "PK - Elliptic curve is unsupported (only NIST curves are supported)"},
+    {0x3980, "PK - Unavailable feature, e.g. RSA disabled for RSA key"},
+    {0x3F00, "PK - Type mismatch, eg attempt to encrypt with an ECDSA key"},
+    {0x3F80, "PK - Memory allocation failed"},
+    {0x4200, "RSA - Key failed to pass the validity check of the library"},
+    {0x4C80, "ECP - Invalid private or public key"},
+    {0x4E80, "ECP - The requested feature is not available, for example, the requested curve is not supported"},
+    {0x7F00, "SSL - Memory allocation failed"},
+    {0x5E80, "SSL - Invalid value in SSL config"},
+};
+
+static const error_name low_errors[] = {
+    {0x0010, "BIGNUM - Memory allocation failed"},
+    {0x0034, "CTR_DRBG - The entropy source failed"},
+    {0x0060, "ASN1 - Out of data when parsing an ASN1 data structure"},
+    {0x0062, "ASN1 - ASN1 tag was of an unexpected value"},
+    {0x0064, "ASN1 - Error when trying to determine the length or invalid length"},
+    {0x0066, "ASN1 - Actual length differs from expected length"},
+    {0x0068, "ASN1 - Data is invalid"},
+    {0x002C, "BASE64 - Invalid character in input"},
+};
+
+static const char *error_lookup(const error_name *table, size_t n, int code) {
+  for (size_t i = 0; i < n; i++)
+    if (table[i].code == code) return table[i].text;
+  return NULL;
+}
+
+static char *append(char *at, const char *end, const char *s) {
+  while (*s && at < end) *at++ = *s++;
+  return at;
+}
+
 const char *ctls_error_text(int err) {
-  static char text[160];
-  mbedtls_strerror(err, text, sizeof text);
+  static char text[224];
+  char *at = text, *end = text + sizeof text - 1;
+  int code = err < 0 ? -err : err;
+  const char *high = error_lookup(high_errors, sizeof high_errors / sizeof *high_errors, code & 0xFF80);
+  const char *low = error_lookup(low_errors, sizeof low_errors / sizeof *low_errors, code & 0x007F);
+  if (high) at = append(at, end, high);
+  if (high && low) at = append(at, end, ": ");
+  if (low) at = append(at, end, low);
+  at = append(at, end, high || low ? " (mbedTLS error -0x" : "mbedTLS error -0x");
+  char hex[5];
+  for (int i = 3; i >= 0; i--) hex[3 - i] = "0123456789abcdef"[(code >> (4 * i)) & 0xF];
+  hex[4] = 0;
+  at = append(at, end, hex);
+  if (high || low) at = append(at, end, ")");
+  *at = 0;
   return text;
 }
 
@@ -338,7 +420,15 @@ const char *ctls_suite_name(void *p, size_t *len) {
 
 // --- capath ---
 
-static int by_bytes(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+// Insertion sort by bytes (at most 1024 names, startup only): smaller than libc's qsort.
+static void sort_names(char **names, size_t count) {
+  for (size_t i = 1; i < count; i++) {
+    char *name = names[i];
+    size_t j = i;
+    for (; j > 0 && strcmp(names[j - 1], name) > 0; j--) names[j] = names[j - 1];
+    names[j] = name;
+  }
+}
 
 long ctls_list_certificates(const char *path, char *buf, size_t cap) {
   DIR *d = opendir(path);
@@ -362,7 +452,7 @@ long ctls_list_certificates(const char *path, char *buf, size_t cap) {
   }
   closedir(d);
   if (rc != 0) return rc;
-  qsort(names, count, sizeof names[0], by_bytes);
+  sort_names(names, count);
   // Rewrites buf in sorted order through a second area at its end when there is room; else in place.
   char sorted[1 << 14];
   if (used > sizeof sorted) return -EFBIG;

@@ -21,6 +21,15 @@
 #define MBEDTLS_PLATFORM_MEMORY         /* calloc/free through the pool below */
 #define MBEDTLS_MEMORY_BUFFER_ALLOC_C
 #define MBEDTLS_MEMORY_DEBUG            /* pool statistics (current and peak use) */
+/* The pool's fatal diagnostics (corruption, then exit) write their format string as it is:
+ * a real fprintf would pull musl's printf core and libgcc's long-double code in (~25 KB). */
+#include <string.h>
+#include <unistd.h>
+static inline int midge_mbedtls_fprintf(void *stream, const char *format, ...) {
+  (void)stream;
+  return (int)write(2, format, strlen(format));
+}
+#define MBEDTLS_PLATFORM_FPRINTF_MACRO  midge_mbedtls_fprintf
 #define MBEDTLS_NO_PLATFORM_ENTROPY
 #define MBEDTLS_DEPRECATED_REMOVED
 
@@ -61,7 +70,8 @@
 #define MBEDTLS_X509_CRT_PARSE_C
 #define MBEDTLS_X509_CHECK_KEY_USAGE
 #define MBEDTLS_X509_CHECK_EXTENDED_KEY_USAGE
-#define MBEDTLS_ERROR_C                 /* mbedtls_strerror for startup messages */
+/* No MBEDTLS_ERROR_C: its text table and the snprintf it pulls in cost ~40 KB; ctls.c keeps a
+ * short table of the errors a certificate, key or CA file can cause (ctls_error_text). */
 
 /* TLS: 1.2 server only */
 #define MBEDTLS_SSL_TLS_C
