@@ -305,7 +305,7 @@ int cp_notify(const char *state) {
 
 // --- directory listing (include_dir; startup only) ---
 
-// Insertion sort by bytes (at most 256 names, startup only): smaller than libc's qsort.
+// Insertion sort by bytes (directory listings, startup only): smaller than libc's qsort.
 static void sort_names(char **names, size_t count) {
   for (size_t i = 1; i < count; i++) {
     char *name = names[i];
@@ -315,30 +315,40 @@ static void sort_names(char **names, size_t count) {
   }
 }
 
-long cp_list_conf_files(const char *path, char *buf, size_t cap) {
+static int has_suffix(const char *name, size_t n, const char *suffix) {
+  size_t k = suffix ? strlen(suffix) : 0;
+  return k > 0 && n > k && strcmp(name + n - k, suffix) == 0;
+}
+
+long cp_list_files(const char *path, const char *suffix1, const char *suffix2, size_t max_files,
+                   char *buf, size_t cap) {
   DIR *d = opendir(path);
   if (d == NULL) return -errno;
-  enum { max_files = 256 };
-  char *names[max_files];
-  int count = 0;
+  char **names = malloc((max_files ? max_files : 1) * sizeof *names);
+  if (names == NULL) {
+    closedir(d);
+    return -ENOMEM;
+  }
+  size_t count = 0;
   long rc = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL) {
     size_t n = strlen(e->d_name);
-    if (n <= 5 || e->d_name[0] == '.' || strcmp(e->d_name + n - 5, ".conf") != 0) continue;
+    if (e->d_name[0] == '.' || !(has_suffix(e->d_name, n, suffix1) || has_suffix(e->d_name, n, suffix2))) continue;
     if (count == max_files || (names[count] = strdup(e->d_name)) == NULL) { rc = -EFBIG; break; }
     count++;
   }
   closedir(d);
-  sort_names(names, (size_t)count);  // byte order, as Mosquitto
+  sort_names(names, count);  // byte order, as Mosquitto
   size_t used = 0;
-  for (int i = 0; i < count; i++) {
+  for (size_t i = 0; i < count; i++) {
     size_t n = strlen(names[i]) + 1;
     if (rc == 0 && used + n > cap) rc = -EFBIG;
     if (rc == 0) memcpy(buf + used, names[i], n);
     used += n;
     free(names[i]);
   }
+  free(names);
   return rc < 0 ? rc : (long)used;
 }
 

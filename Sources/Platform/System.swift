@@ -38,11 +38,23 @@ public enum System {
     return buffer
   }
 
-  /// Paths of the `*.conf` files in `dir`, sorted by name (startup only: allocates).
+  /// Paths of the `*.conf` files in `dir`, sorted by name (at most 256; startup only: allocates).
   public static func configFiles(in dir: String) throws(SystemError) -> [String] {
-    let cap = 1 << 16
+    try files(in: dir, endingIn: ".conf", nil, max: 256, bufferBytes: 1 << 16)
+  }
+
+  /// Paths `dir/NAME` of the files in `dir` whose names end in one of the suffixes, sorted by
+  /// bytes (not starting with "."); more than `max` or longer than `bufferBytes` in all:
+  /// EFBIG. Startup only: allocates.
+  static func files(
+    in dir: String, endingIn suffix1: StaticString, _ suffix2: StaticString?, max: Int, bufferBytes cap: Int
+  ) throws(SystemError) -> [String] {
     var buffer = [UInt8](repeating: 0, count: cap)
-    let n = buffer.withUnsafeMutableBytes { cp_list_conf_files(dir, $0.baseAddress, cap) }
+    let n = buffer.withUnsafeMutableBytes { raw in
+      let s1 = UnsafeRawPointer(suffix1.utf8Start).assumingMemoryBound(to: CChar.self)
+      let s2 = suffix2.map { UnsafeRawPointer($0.utf8Start).assumingMemoryBound(to: CChar.self) }
+      return cp_list_files(dir, s1, s2, max, raw.baseAddress, cap)
+    }
     guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
     var paths: [String] = []
     var start = 0

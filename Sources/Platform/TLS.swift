@@ -90,17 +90,7 @@ public struct TLSError: Error {
 public enum TLSFiles {
   /// The `*.pem` and `*.crt` files of a capath directory, sorted by name (startup only).
   public static func certificates(in dir: String) throws(SystemError) -> [String] {
-    let cap = 1 << 14
-    var buffer = [UInt8](repeating: 0, count: cap)
-    let n = buffer.withUnsafeMutableBytes { ctls_list_certificates(dir, $0.baseAddress, cap) }
-    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
-    var paths: [String] = []
-    var start = 0
-    for i in 0..<n where buffer[i] == 0 {
-      paths.append(dir + "/" + String(decoding: buffer[start..<i], as: UTF8.self))
-      start = i + 1
-    }
-    return paths
+    try System.files(in: dir, endingIn: ".pem", ".crt", max: 1024, bufferBytes: 1 << 14)
   }
 }
 

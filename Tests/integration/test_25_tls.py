@@ -276,6 +276,18 @@ def test_mutual_tls_identity_as_username(tls_broker, pki, tmp_path):
     assert log.count("TLS handshake failed") >= 3, log[-3000:]
 
 
+def test_capath(tls_broker, pki, tmp_path):
+    # The CA comes from a capath directory (*.pem and *.crt files; other names are not read).
+    capath = tmp_path / "capath"
+    capath.mkdir()
+    (capath / "our-ca.pem").write_bytes(open(pki["ca.crt"], "rb").read())
+    (capath / "other-ca.txt").write_bytes(open(pki["otherca.crt"], "rb").read())
+    b, port = tls_broker(server_lines(pki) + [f"capath {capath}", "require_certificate true"])
+    assert tls_works(port, pki, cert="alice")
+    assert handshake_refused(port, client_context(pki, cert="mallory"))  # otherca: not read
+    stop_and_check_allocations(b)
+
+
 def test_require_certificate_without_identity(tls_broker, pki):
     b, port = tls_broker(server_lines(pki) + [f"cafile {pki['ca.crt']}", "require_certificate true"])
     assert tls_works(port, pki, cert="alice")

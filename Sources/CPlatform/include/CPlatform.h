@@ -84,10 +84,11 @@ const char *cp_error_name(int err);
 // datagram socket; a leading '@' names the abstract namespace). 0 when NOTIFY_SOCKET is unset,
 // 1 when sent, -errno on failure.
 int cp_notify(const char *state);
-// The names ending in ".conf" in directory `path` (not starting with "."), sorted by bytes, each
-// NUL-terminated, into buf; returns the bytes used or -errno (-EFBIG: more than 256 files or buf
-// too small). Allocates (opendir, strdup): startup only.
-long cp_list_conf_files(const char *path, char *buf, size_t cap);
+// The names in directory `path` (not starting with ".") that end in suffix1 or suffix2 (either
+// may be NULL), sorted by bytes, each NUL-terminated, into buf; returns the bytes used or -errno
+// (-EFBIG: more than max_files names or buf too small). Allocates (opendir, strdup): startup only.
+long cp_list_files(const char *path, const char *suffix1, const char *suffix2, size_t max_files,
+                   char *buf, size_t cap);
 
 // Logging (log.c). Destinations and levels are bits; the level bits are BrokerCore's LogLevel.
 enum { CP_LOG_STDERR = 1, CP_LOG_STDOUT = 2, CP_LOG_SYSLOG = 4, CP_LOG_FILE = 8 };

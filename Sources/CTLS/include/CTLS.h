@@ -79,9 +79,5 @@ const uint8_t *ctls_identity(void *session, size_t *len);
 // The negotiated cipher suite's name (for logs), or "".
 const char *ctls_suite_name(void *session, size_t *len);
 
-// The regular files in directory `path` whose names end in ".pem" or ".crt" (capath), sorted
-// by bytes, each NUL-terminated, into buf; the bytes used or -errno (-EFBIG: buf too small).
-// Allocates (opendir): startup only.
-long ctls_list_certificates(const char *path, char *buf, size_t cap);
 
 #endif
