@@ -157,6 +157,24 @@ class Broker:
         return None
 
 
+
+def start_with_conf(tmp_path, lines, env=None):
+    """midge on a free port from tmp_path/midge.conf (`listener PORT 127.0.0.1` + lines), cwd
+    tmp_path, stderr into tmp_path/stderr; waits until the port accepts. Returns (proc, port);
+    the caller stops it (SIGTERM) and reads the log."""
+    port = free_port()
+    conf = tmp_path / "midge.conf"
+    conf.write_text("".join(f"{l}\n" for l in [f"listener {port} {HOST}", *lines]))
+    err = open(tmp_path / "stderr", "wb")
+    proc = subprocess.Popen(broker_command("-c", conf), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=err, cwd=tmp_path, env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + scaled(10)
+    while not port_accepts(port):
+        assert proc.poll() is None, (tmp_path / "stderr").read_text()
+        assert time.monotonic() < deadline, "broker did not start"
+        time.sleep(0.05)
+    return proc, port
+
 def start_broker(workdir, config_lines=(), use_config=True, attempts=3):
     """Start a broker on a free port and wait until it accepts TCP connections.
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from harness import HOST, broker_command, free_port, port_accepts, scaled
+from harness import HOST, broker_command, free_port, scaled, start_with_conf
 
 pytestmark = pytest.mark.midge_only
 
@@ -25,18 +25,7 @@ ADDR = r"127\.0\.0\.1:\d+"
 
 
 def start(tmp_path, lines, env=None):
-    port = free_port()
-    conf = tmp_path / "midge.conf"
-    conf.write_text("".join(f"{l}\n" for l in [f"listener {port} {HOST}", *lines]))
-    err = open(tmp_path / "stderr", "wb")
-    proc = subprocess.Popen(broker_command("-c", conf), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=err, cwd=tmp_path, env={**os.environ, **(env or {})})
-    deadline = time.monotonic() + scaled(10)
-    while not port_accepts(port):
-        assert proc.poll() is None, (tmp_path / "stderr").read_text()
-        assert time.monotonic() < deadline, "broker did not start"
-        time.sleep(0.05)
-    return proc, port
+    return start_with_conf(tmp_path, lines, env)
 
 
 def stop(proc):

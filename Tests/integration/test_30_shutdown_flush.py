@@ -14,7 +14,7 @@ import pytest
 
 import mqttraw
 from clients import parse_publish, raw_connect_v5, raw_subscribe_v5
-from harness import HOST, broker_command, free_port, port_accepts, scaled
+from harness import HOST, scaled, start_with_conf
 
 pytestmark = pytest.mark.midge_only
 
@@ -23,19 +23,8 @@ SIZE = 1000
 
 
 def start(tmp_path, lines):
-    port = free_port()
-    conf = tmp_path / "midge.conf"
-    conf.write_text("".join(f"{l}\n" for l in [f"listener {port} {HOST}", "socket_send_buffer 4096",
-                                                 "max_queued_bytes 4MiB", "max_queued_messages 1000", *lines]))
-    err = open(tmp_path / "stderr", "wb")
-    proc = subprocess.Popen(broker_command("-c", conf), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                            stderr=err, cwd=tmp_path)
-    deadline = time.monotonic() + scaled(10)
-    while not port_accepts(port):
-        assert proc.poll() is None, (tmp_path / "stderr").read_text()
-        assert time.monotonic() < deadline, "broker did not start"
-        time.sleep(0.05)
-    return proc, port
+    return start_with_conf(tmp_path, ["socket_send_buffer 4096", "max_queued_bytes 4MiB",
+                                      "max_queued_messages 1000", *lines])
 
 
 def slow_subscriber(port):
