@@ -22,7 +22,7 @@ extension Broker {
     return nil
   }
 
-  func sessionBucket(_ id: UnsafeRawBufferPointer) -> Int { Int(fnv1a(id)) & (sessionBuckets.count - 1) }
+  func sessionBucket(_ id: UnsafeRawBufferPointer) -> Int { Int(fnv1a(id) & UInt32(sessionBuckets.count - 1)) }  // masked in UInt32: Int is 32 bits on armv7
 
   /// Takes a session out of the index (its client identifier is still in place).
   func unindexSession(_ session: UInt32) {

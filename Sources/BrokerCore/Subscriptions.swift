@@ -118,7 +118,7 @@ struct SubscriptionTable {
   }
 
   /// FNV-1a of the bytes, reduced to a bucket.
-  func bucket(_ bytes: UnsafeRawBufferPointer) -> Int { Int(fnv1a(bytes)) & (buckets.count - 1) }
+  func bucket(_ bytes: UnsafeRawBufferPointer) -> Int { Int(fnv1a(bytes) & UInt32(buckets.count - 1)) }  // masked in UInt32: Int is 32 bits on armv7
 
   /// Calls `body` with every entry whose filter matches the topic name: the exact filters
   /// equal to it (one bucket) and the wildcard and shared filters that match it.
