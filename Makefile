@@ -63,10 +63,20 @@ integration: board
 	scale=1; [ -n "$$prefix" ] && scale=3; \
 	echo "== integration: $(BOARD) ($$sdk$${prefix:+ under $$prefix})"; \
 	MIDGE_BIN=$(DIST)/$(BOARD)/midge MIDGE_EXEC_PREFIX=$$prefix MIDGE_TIME_SCALE=$$scale MIDGE_ALLOC_TRAP=1 \
-	  $(PYTHON) -m pytest -q -p no:cacheprovider $(ROOT)/Tests/integration
+	  $(PYTHON) -m pytest -q -p no:cacheprovider $(or $(TESTS),$(ROOT)/Tests/integration)
 
+# Boards that share an sdk flavour (same architecture, libc and ISA) differ only in -mcpu and the
+# compiled-in defaults. The first board of each flavour runs the whole suite; each later one
+# builds and runs SMOKE_TESTS: round trip, CLI and board defaults, no allocation, QoS, MQTT 5, TLS.
+# `make integration BOARD=<name>` still runs everything on any board.
+SMOKE_TESTS := $(addprefix $(ROOT)/Tests/integration/,test_01_roundtrip.py test_10_cli.py \
+  test_12_no_allocation.py test_15_qos.py test_19_mqtt5.py test_25_tls.py)
 integration-all:
-	@for b in $(BOARDS); do $(MAKE) --no-print-directory integration BOARD=$$b || exit 1; done
+	@seen=; for b in $(BOARDS); do \
+	  sdk=$$(awk '$$1 == "sdk" { print $$2; exit }' $(ROOT)/boards/$$b.conf); \
+	  case " $$seen " in *" $$sdk "*) tests="$(SMOKE_TESTS)"; echo "== $$b: smoke tests ($$sdk ran in full)";; \
+	    *) tests=; seen="$$seen $$sdk";; esac; \
+	  $(MAKE) --no-print-directory integration BOARD=$$b TESTS="$$tests" || exit 1; done
 
 # The fuzzer and the benchmark compile the codec's sources with the harness into one module.
 $(FUZZ_DIR)/wire-fuzz: $(WIRE_SOURCES) $(ROOT)/Fuzz/WireFuzz.swift
