@@ -58,6 +58,8 @@ static inline int midge_mbedtls_fprintf(void *stream, const char *format, ...) {
 #define MBEDTLS_MD_C
 #define MBEDTLS_SHA256_C
 #define MBEDTLS_SHA512_C
+#define MBEDTLS_SHA256_SMALLER          /* rolled loops: smaller code, a little slower hashing */
+#define MBEDTLS_SHA512_SMALLER
 #define MBEDTLS_CTR_DRBG_C
 #define MBEDTLS_ASN1_PARSE_C
 #define MBEDTLS_ASN1_WRITE_C            /* ECDSA signatures */
