@@ -22,17 +22,24 @@ public struct MemoryPlan {
   public init() {}
 
   /// Reserves `count` values of T (stride-sized, cache-line aligned block).
+  /// (Inlined: only the stride differs per T; the line itself is added out of line.)
+  @inline(__always)
   public mutating func reserve<T>(_ name: StaticString, _ type: T.Type, count: Int) -> Reservation<T> {
-    let offset = place(bytes: Int64(count) * Int64(MemoryLayout<T>.stride))
-    lines.append(Line(name: name, count: count, bytesEach: MemoryLayout<T>.stride))
-    return Reservation(offset: offset, count: count)
+    Reservation(offset: addLine(name, count: count, bytesEach: MemoryLayout<T>.stride), count: count)
   }
 
   /// Reserves `count` blocks of `bytesEach` raw bytes (I/O buffers, strings).
   public mutating func reserveBytes(_ name: StaticString, count: Int, bytesEach: Int) -> ByteReservation {
+    ByteReservation(offset: addLine(name, count: count, bytesEach: bytesEach), count: count, bytesEach: bytesEach)
+  }
+
+  /// One out-of-line body for every reservation (the plan has ~40 call sites; inlining the
+  /// array append into each cost kilobytes of code in BrokerPlan.make).
+  @inline(never)
+  private mutating func addLine(_ name: StaticString, count: Int, bytesEach: Int) -> Int {
     let offset = place(bytes: Int64(count) * Int64(bytesEach))
     lines.append(Line(name: name, count: count, bytesEach: bytesEach))
-    return ByteReservation(offset: offset, count: count, bytesEach: bytesEach)
+    return offset
   }
 
   /// Offsets are only used once the whole plan fits the budget (an Int), so truncating them
