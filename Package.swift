@@ -3,7 +3,8 @@
 // host. `make board BOARD=...` builds the product with a Swift SDK from toolchain/ that adds
 // -enable-experimental-feature Embedded, -wmo and -Osize: the manifest carries no embedded
 // flags. Layers (dependencies point down only):
-//   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire, MidgeAuth
+//   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire, MidgeAuth -> MidgeText
+//   MidgeText (pure): Message, the one out-of-line builder of text for people (errors, log lines).
 //   MidgeAuth (pure: password and ACL files; BrokerCore checks CONNECT against its password table).
 //   MidgeConfig (pure) is used by midge; the C targets CPlatform and CAllocHook only by
 //   Platform (midge links the allocation wrappers but calls no C itself).
@@ -36,14 +37,15 @@ let package = Package(
       name: "CMbedTLS", path: "third_party/mbedtls", sources: ["library"], publicHeadersPath: "include",
       cSettings: mbedtlsConfig + [.headerSearchPath("../../Sources/CTLS/config"), .unsafeFlags(["-w"])]),
     .target(name: "CTLS", dependencies: ["CMbedTLS"], cSettings: mbedtlsConfig + [.headerSearchPath("config")]),
+    .target(name: "MidgeText"),
     .target(name: "MQTTWire"),
     .target(name: "Bounded"),
-    .target(name: "MidgeAuth"),
-    .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded", "MidgeAuth"]),
-    .target(name: "MidgeConfig", dependencies: ["BrokerCore"]),
-    .target(name: "Platform", dependencies: ["BrokerCore", "CPlatform", "CAllocHook", "CTLS"]),
+    .target(name: "MidgeAuth", dependencies: ["MidgeText"]),
+    .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded", "MidgeAuth", "MidgeText"]),
+    .target(name: "MidgeConfig", dependencies: ["BrokerCore", "MidgeText"]),
+    .target(name: "Platform", dependencies: ["BrokerCore", "MidgeText", "CPlatform", "CAllocHook", "CTLS"]),
     .executableTarget(
-      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "MidgeAuth"],
+      name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "MidgeAuth", "MidgeText"],
       linkerSettings: [.unsafeFlags(wrapAllocations)]),
     // Counts malloc-family calls per thread in the test process (host only, never shipped).
     .target(name: "HostAllocCounter", path: "Tests/HostAllocCounter"),

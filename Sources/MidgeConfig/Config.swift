@@ -3,6 +3,7 @@
 // bytes, never on String comparison (Embedded Swift would need Unicode tables for that).
 // Every error names its origin and line ("FILE:LINE: message"); an unknown key is an error.
 import BrokerCore
+import MidgeText
 
 extension LogLevel {
   /// The `log_type` value naming this level.
@@ -123,12 +124,13 @@ public struct LogSettings {
 }
 
 public struct ConfigError: Error {
-  public let message: String
-  public init(_ message: String) { self.message = message }
+  public let text: Message
+  public var message: String { text.string }
+  public init(_ text: Message) { self.text = text }
 }
 
 public enum Config {
-  public static let usage = """
+  public static let usage: StaticString = """
     Usage: midge [-c FILE] [-p PORT] [--memory SIZE] [-v]
            midge --plan [-c FILE] [--memory SIZE]
            midge passwd [-c] [-b] [-D] FILE USER [PASSWORD]   (see midge passwd --help)
@@ -151,7 +153,7 @@ public enum Config {
     var i = 0
     func value(_ flag: [UInt8]) throws(ConfigError) -> [UInt8] {
       i += 1
-      guard i < args.count else { throw ConfigError("option '\(text(flag))' needs a value (see midge --help)") }
+      guard i < args.count else { throw ConfigError("option '\(flag)' needs a value (see midge --help)") }
       return args[i]
     }
     while i < args.count {
@@ -168,16 +170,16 @@ public enum Config {
         s.configPath = text(try value(a))
       } else if eq(a, "-p") || eq(a, "--port") {
         let v = try value(a)
-        guard let p = parsePort(v) else { throw ConfigError("invalid port '\(text(v))' for -p (1-65535)") }
+        guard let p = parsePort(v) else { throw ConfigError("invalid port '\(v)' for -p (1-65535)") }
         s.portOverride = p
       } else if eq(a, "--memory") {
         let v = try value(a)
         guard let bytes = parseSize(v), bytes >= budgetMin, bytes <= budgetMax else {
-          throw ConfigError("invalid size '\(text(v))' for --memory (\(budgetMin)..\(budgetMax) bytes, e.g. 16MiB)")
+          throw ConfigError("invalid size '\(v)' for --memory (\(budgetMin)..\(budgetMax) bytes, e.g. 16MiB)")
         }
         s.memoryOverride = bytes
       } else {
-        throw ConfigError("unknown option '\(text(a))' (see midge --help)")
+        throw ConfigError("unknown option '\(a)' (see midge --help)")
       }
       i += 1
     }
@@ -212,11 +214,11 @@ public enum Config {
           do throws(ConfigError) {
             try apply(words, origin: origin, line: lineNumber, into: &s)
           } catch {
-            throw ConfigError("\(origin):\(lineNumber): \(error.message)")
+            throw ConfigError("\(origin):\(lineNumber): \(error.text)")
           }
           var k = warned
           while k < s.warnings.count {
-            s.warnings[k] = "\(origin):\(lineNumber): " + s.warnings[k]
+            s.warnings[k] = ("\(origin):\(lineNumber): \(s.warnings[k])" as Message).string
             k += 1
           }
         }
@@ -244,20 +246,20 @@ public enum Config {
     let key = w[0]
     if try applyTLS(w, origin: origin, line: line, into: &s) { return }
     func one() throws(ConfigError) -> [UInt8] {
-      guard w.count == 2 else { throw ConfigError("'\(text(key))' takes exactly one value") }
+      guard w.count == 2 else { throw ConfigError("'\(key)' takes exactly one value") }
       return w[1]
     }
     func count(_ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
       let v = try one()
       guard let n = parseInt(v), n >= lo, n <= hi else {
-        throw ConfigError("invalid value '\(text(v))' for '\(text(key))' (\(lo)..\(hi))")
+        throw ConfigError("invalid value '\(v)' for '\(key)' (\(lo)..\(hi))")
       }
       return n
     }
     func size(_ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
       let v = try one()
       guard let n = parseSize(v), n >= lo, n <= hi else {
-        throw ConfigError("invalid size '\(text(v))' for '\(text(key))' (\(lo)..\(hi) bytes; suffixes KiB, MiB, GiB)")
+        throw ConfigError("invalid size '\(v)' for '\(key)' (\(lo)..\(hi) bytes; suffixes KiB, MiB, GiB)")
       }
       return n
     }
@@ -265,17 +267,17 @@ public enum Config {
       let v = try one()
       if eq(v, "true") { return true }
       if eq(v, "false") { return false }
-      throw ConfigError("invalid value '\(text(v))' for '\(text(key))' (true or false)")
+      throw ConfigError("invalid value '\(v)' for '\(key)' (true or false)")
     }
     if eq(key, "listener") {
       guard w.count == 2 || w.count == 3 else { throw ConfigError("'listener' takes PORT [ADDRESS]") }
-      guard let port = parsePort(w[1]) else { throw ConfigError("invalid port '\(text(w[1]))' for 'listener' (1-65535)") }
+      guard let port = parsePort(w[1]) else { throw ConfigError("invalid port '\(w[1])' for 'listener' (1-65535)") }
       let address: [UInt8]? = w.count == 3 ? w[2] + [0] : nil
       s.listeners.append(ListenerConfig(port: port, address: address, origin: origin))
     } else if eq(key, "allow_anonymous") {
       let v = try one()
       if eq(v, "true") { s.allowAnonymous = true } else if eq(v, "false") { s.allowAnonymous = false } else {
-        throw ConfigError("invalid value '\(text(v))' for 'allow_anonymous' (true or false)")
+        throw ConfigError("invalid value '\(v)' for 'allow_anonymous' (true or false)")
       }
     } else if eq(key, "password_file") {
       s.passwordFile = text(try one())
@@ -294,7 +296,7 @@ public enum Config {
     } else if eq(key, "max_auth_file_bytes") {
       s.limits.authFileBytesMax = try size(1, 64 << 20)
     } else if eq(key, "per_listener_settings") {
-      throw ConfigError("'\(text(key))' is not supported yet")
+      throw ConfigError("'\(key)' is not supported yet")
     } else if eq(key, "memory_budget") {
       s.limits.memoryBudgetBytes = try size(Config.budgetMin, Config.budgetMax)
     } else if eq(key, "max_connections") {
@@ -336,7 +338,7 @@ public enum Config {
       if eq(v, "quota_exceeded") { s.limits.queueFullAction = .quotaExceeded } else if eq(v, "pause") {
         s.limits.queueFullAction = .pause
       } else {
-        throw ConfigError("invalid value '\(text(v))' for 'queue_full_action' (quota_exceeded or pause)")
+        throw ConfigError("invalid value '\(v)' for 'queue_full_action' (quota_exceeded or pause)")
       }
     } else if eq(key, "max_retained_messages") {
       s.limits.retainedMessagesMax = try count(0, 10_000_000)
@@ -351,7 +353,7 @@ public enum Config {
     } else if eq(key, "persistent_client_expiration") {
       let v = try one()
       guard let seconds = parseDuration(v) else {
-        throw ConfigError("invalid duration '\(text(v))' for 'persistent_client_expiration' (e.g. 3600, 1h, 2d, 1w, 1m, 1y)")
+        throw ConfigError("invalid duration '\(v)' for 'persistent_client_expiration' (e.g. 3600, 1h, 2d, 1w, 1m, 1y)")
       }
       s.limits.persistentExpirySeconds = seconds
     } else if eq(key, "socket_send_buffer") {
@@ -382,22 +384,16 @@ public enum Config {
     {
       try applyLog(w, into: &s.log)
     } else {
-      throw ConfigError("unknown key '\(text(key))'")
+      throw ConfigError("unknown key '\(key)'")
     }
   }
 
-  /// "A" + x + "B" + y + "C": one out-of-line builder for the log keys' messages (each String
-  /// interpolation site costs code in Embedded Swift).
+  /// "A" + x + "B" + y + "C": one out-of-line builder for the log keys' messages.
   @inline(never)
   static func failure(
     _ a: StaticString, _ x: [UInt8] = [], _ b: StaticString = "", _ y: [UInt8] = [], _ c: StaticString = ""
   ) -> ConfigError {
-    var m = a.description
-    m += text(x)
-    m += b.description
-    m += text(y)
-    m += c.description
-    return ConfigError(m)
+    ConfigError("\(a)\(x)\(b)\(y)\(c)")
   }
 
   static func applyLog(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
@@ -528,6 +524,7 @@ public enum Config {
     return words
   }
 
+  @inline(never)  // ~100 call sites: one copy, not one each
   public static func eq(_ a: [UInt8], _ lit: StaticString) -> Bool {
     guard a.count == lit.utf8CodeUnitCount else { return false }
     var i = 0
@@ -538,6 +535,7 @@ public enum Config {
     return true
   }
 
+  @inline(never)
   public static func text(_ a: [UInt8]) -> String { String(decoding: a, as: UTF8.self) }
 
   /// A decimal integer that fits this platform's Int (32-bit on armv7).

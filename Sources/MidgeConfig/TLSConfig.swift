@@ -2,6 +2,7 @@
 // `listener` line above them. A listener is a TLS listener when it has a `certfile` or a
 // `psk_hint`. Pure: file names are kept here, the executable reads the files at startup.
 import BrokerCore
+import MidgeText
 
 public struct TLSConfig {
   public var cafile: String?
@@ -57,14 +58,14 @@ extension Config {
     guard isListenerKey else { return false }
     let v = try single(w)
     guard !s.listeners.isEmpty else {
-      throw ConfigError("'\(text(key))' must follow a 'listener' line (TLS options are per listener)")
+      throw ConfigError("'\(key)' must follow a 'listener' line (TLS options are per listener)")
     }
     var t = s.listeners[s.listeners.count - 1].tls
     if t.origin.isEmpty { t.origin = "\(origin):\(line)" }
     func flag() throws(ConfigError) -> Bool {
       if eq(v, "true") { return true }
       if eq(v, "false") { return false }
-      throw ConfigError("invalid value '\(text(v))' for '\(text(key))' (true or false)")
+      throw ConfigError("invalid value '\(v)' for '\(key)' (true or false)")
     }
     if eq(key, "cafile") {
       t.cafile = text(v)
@@ -88,7 +89,7 @@ extension Config {
         throw ConfigError("'tls_version tlsv1.3' is not supported: midge's TLS (mbedTLS 2.28) is TLS 1.2 only")
       }
       guard eq(v, "tlsv1.2") else {
-        throw ConfigError("invalid value '\(text(v))' for 'tls_version' (midge supports tlsv1.2 only)")
+        throw ConfigError("invalid value '\(v)' for 'tls_version' (midge supports tlsv1.2 only)")
       }
     } else if eq(key, "ciphers") {
       t.ciphers = try parseCiphers(v)
@@ -115,7 +116,7 @@ extension Config {
         }
         guard found else {
           throw ConfigError(
-            "unknown or unsupported cipher '\(text(name))' in 'ciphers' (supported: ECDHE-ECDSA-/ECDHE-RSA- AES128-GCM-SHA256,"
+            "unknown or unsupported cipher '\(name)' in 'ciphers' (supported: ECDHE-ECDSA-/ECDHE-RSA- AES128-GCM-SHA256,"
               + " AES256-GCM-SHA384, CHACHA20-POLY1305; PSK-AES128-GCM-SHA256, PSK-AES256-GCM-SHA384,"
               + " PSK-CHACHA20-POLY1305, ECDHE-PSK-CHACHA20-POLY1305; DEFAULT)")
         }
@@ -153,14 +154,14 @@ extension Config {
   }
 
   static func single(_ w: [[UInt8]]) throws(ConfigError) -> [UInt8] {
-    guard w.count == 2 else { throw ConfigError("'\(text(w[0]))' takes exactly one value") }
+    guard w.count == 2 else { throw ConfigError("'\(w[0])' takes exactly one value") }
     return w[1]
   }
 
   static func number(_ w: [[UInt8]], _ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
     let v = try single(w)
     guard let n = parseInt(v), n >= lo, n <= hi else {
-      throw ConfigError("invalid value '\(text(v))' for '\(text(w[0]))' (\(lo)..\(hi))")
+      throw ConfigError("invalid value '\(v)' for '\(w[0])' (\(lo)..\(hi))")
     }
     return n
   }
@@ -208,7 +209,7 @@ extension Config {
         i += 2
       }
       for e in entries where e.0 == identity {
-        throw ConfigError("\(origin):\(line): identity '\(text(identity))' appears twice")
+        throw ConfigError("\(origin):\(line): identity '\(identity)' appears twice")
       }
       entries.append((identity, key))
     }

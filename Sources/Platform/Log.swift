@@ -6,6 +6,7 @@
 // test and nothing else.
 import BrokerCore
 import CPlatform
+import MidgeText
 
 public struct LogLine {
   let buffer: UnsafeMutableRawBufferPointer
@@ -96,11 +97,10 @@ public enum Log {
     }
   }
 
-  /// A line from a String: startup and shutdown only (building Strings allocates).
-  public static func text(_ level: LogLevel, _ message: String) {
-    var m = message
-    m.withUTF8 { bytes in
-      line(level) { $0.add(UnsafeRawBufferPointer(bytes)) }
+  /// A line from a Message: startup and shutdown only (building one allocates).
+  public static func text(_ level: LogLevel, _ message: Message) {
+    message.bytes.withUnsafeBytes { bytes in
+      line(level) { $0.add(bytes) }
     }
   }
 }

@@ -4,12 +4,13 @@
 // of them.
 import CAllocHook
 import CPlatform
+import MidgeText
 
 /// An errno from a failed system call, with a short description for messages.
 public struct SystemError: Error {
   public let errno: Int32
   public init(errno: Int32) { self.errno = errno }
-  public var description: String { String(cString: cp_error_name(errno)) }
+  public var description: Message { "\(cString: cp_error_name(errno))" }
   /// The listener address was neither an IPv4 nor an IPv6 literal.
   public var isInvalidAddress: Bool { errno == CP_EINVAL }
   /// A file was larger than the buffer it was read into.
@@ -142,9 +143,8 @@ public enum System {
 
   public enum Stream: Int32 { case standardOutput = 1, standardError = 2 }
 
-  public static func write(_ s: String, to stream: Stream) {
-    var s = s
-    s.withUTF8 { cp_write_all(stream.rawValue, $0.baseAddress, $0.count) }
+  public static func write(_ m: Message, to stream: Stream) {
+    m.bytes.withUnsafeBytes { cp_write_all(stream.rawValue, $0.baseAddress, $0.count) }
   }
 
   /// The bytes of a C string (argv, board values), without going through String.

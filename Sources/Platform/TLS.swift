@@ -18,6 +18,7 @@ import BrokerCore
 import Bounded
 import CPlatform
 import CTLS
+import MidgeText
 
 /// Measured pool use (README, "TLS"): see `midge --plan` and the shutdown log line. The figures
 /// are per pointer width because mbedTLS's structures and the pool's block headers scale with it.
@@ -71,7 +72,7 @@ public struct TLSListenerFiles {
   public var identityAsUsername = false
   public var ciphers: [Int] = []
   /// For messages: "certfile 'X', keyfile 'Y'".
-  public var names = "certfile/keyfile"
+  public var names: Message = "certfile/keyfile"
   /// For reloads: the listener's port and its files' NUL-terminated paths (cafile, then the
   /// capath files found at startup).
   public var port = 0
@@ -82,7 +83,7 @@ public struct TLSListenerFiles {
 }
 
 public struct TLSError: Error {
-  public let message: String
+  public let message: Message
   /// Which of the listeners' files failed (index into the array given), or -1.
   public var listener = -1
 }
@@ -131,8 +132,8 @@ public final class TLSListener {
       throw TLSError(message: "TLS heap too small for the listener")
     }
     let before = Int(ctls_heap_used())
-    func check(_ rc: Int32, _ what: String) throws(TLSError) {
-      if rc != 0 { throw TLSError(message: "\(what): \(String(cString: ctls_error_text(rc)))") }
+    func check(_ rc: Int32, _ what: Message) throws(TLSError) {
+      if rc != 0 { throw TLSError(message: "\(what): \(cString: ctls_error_text(rc))") }
     }
     for ca in f.authorities {
       try check(ca.withUnsafeBufferPointer { ctls_listener_add_ca(l, $0.baseAddress, $0.count) }, "cafile/capath")
@@ -259,7 +260,7 @@ public final class TLSSessions {
     reloadBuffer = UnsafeMutableRawBufferPointer(start: arena.bind(reload), count: reload.bytesEach)
     ctls_heap_init(heapBase, heapBytes)
     let rc = ctls_rng_init()
-    if rc != 0 { throw TLSError(message: "TLS random generator: \(String(cString: ctls_error_text(rc)))") }
+    if rc != 0 { throw TLSError(message: "TLS random generator: \(cString: ctls_error_text(rc))") }
     for f in files { listeners.append(try TLSListener.load(f)) }
     configUsed = heapUsed
     ctls_heap_reset_peak()

@@ -9,6 +9,7 @@ import Bounded
 import BrokerCore
 import MidgeAuth
 import MidgeConfig
+import MidgeText
 import Platform
 
 /// Why an auth file was not loaded.
@@ -107,7 +108,7 @@ final class AuthFiles: Reloadable {
   }
 
   /// Startup: both files, or the first error as "FILE:LINE: message" (this allocates).
-  func loadAtStartup() -> String? {
+  func loadAtStartup() -> Message? {
     if let path = passwordPath, let r = passwordRegions {
       do throws(AuthLoadError) { _ = try loadPasswords() } catch {
         return describe(error, "password_file", path, r.texts[r.spare])
@@ -121,20 +122,20 @@ final class AuthFiles: Reloadable {
     return nil
   }
 
-  func describe(_ error: AuthLoadError, _ key: String, _ path: [UInt8], _ text: UnsafeMutableRawBufferPointer) -> String {
-    let file = String(decoding: path.dropLast(), as: UTF8.self)
+  func describe(
+    _ error: AuthLoadError, _ key: StaticString, _ path: [UInt8], _ text: UnsafeMutableRawBufferPointer
+  ) -> Message {
+    let file = Array(path.dropLast())
     switch error {
     case .read(let errno):
       return "cannot read \(key) '\(file)': \(SystemError(errno: errno).description)"
     case .tooLarge:
       return "\(file): \(key) is larger than max_auth_file_bytes (\(limits.authFileBytesMax) bytes)"
     case .parse(let e):
-      var message = "\(file):\(e.line): \(e.message)"
-      if e.subjectCount > 0 {
-        let subject = UnsafeRawBufferPointer(rebasing: text[e.subjectStart..<e.subjectStart + e.subjectCount])
-        message += " '" + String(decoding: subject, as: UTF8.self) + "'"
-      }
-      return message
+      let message: Message = "\(file):\(e.line): \(e.message)"
+      guard e.subjectCount > 0 else { return message }
+      let subject = Array(UnsafeRawBufferPointer(rebasing: text[e.subjectStart..<e.subjectStart + e.subjectCount]))
+      return message + " '\(subject)'"
     }
   }
 

@@ -3,6 +3,7 @@ import Bounded
 import BrokerCore
 import MidgeAuth
 import MidgeConfig
+import MidgeText
 import Platform
 
 enum CLI {
@@ -22,7 +23,7 @@ enum CLI {
       settings.portOverride = cli.portOverride
       settings.configPath = cli.configPath
       if settings.action == .help {
-        out(Config.usage)
+        out("\(Config.usage)")
         return 0
       }
       if settings.action == .version {
@@ -33,7 +34,7 @@ enum CLI {
       if let bytes = cli.memoryOverride { settings.limits.memoryBudgetBytes = bytes }
       try Config.checkTLS(settings)
     } catch {
-      fail(error.message)
+      fail(error.text)
       return 2
     }
     // TLS: the listeners' key material is read and measured now, so that the plan holds it.
@@ -89,7 +90,7 @@ enum CLI {
         }
         psk = try Config.parsePSKFile(text, origin: path)
       } catch {
-        fail(error.message)
+        fail(error.text)
         return nil
       }
     }
@@ -181,7 +182,7 @@ enum CLI {
     let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
     let nofile = System.raiseOpenFileLimit(wanted)
     guard configureLog(settings) else { return 1 }
-    for warning in settings.warnings { Log.text(.warning, warning) }
+    for warning in settings.warnings { Log.text(.warning, "\(warning)") }
     if let path = settings.pidFile {
       do throws(SystemError) {
         try System.writePidFile(path)
@@ -286,7 +287,7 @@ enum CLI {
       destinations: log.destinations, types: settings.verbose ? LogLevel.allMask : log.types,
       timestamp: log.timestamp, timeFormat: log.timestampFormat, filePath: file)
     guard rc == 0 else {
-      fail("cannot open log file '" + (file ?? "") + "': " + SystemError(errno: rc).description)
+      fail("cannot open log file '\(file ?? "")': \(SystemError(errno: rc).description)")
       return false
     }
     return true
@@ -318,15 +319,15 @@ enum CLI {
 
   // MARK: small helpers (startup only: these allocate)
 
-  static func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
-    let n = s.utf8.count
-    guard n < width else { return s + " " }
-    let fill = String(repeating: " ", count: width - n)
-    return left ? s + fill : fill + s
+  static func pad(_ m: Message, _ width: Int, left: Bool = false) -> Message {
+    let n = m.bytes.count
+    guard n < width else { return m + " " }
+    let fill = Message(bytes: [UInt8](repeating: 0x20, count: width - n))
+    return left ? m + fill : fill + m
   }
 
 
-  static func out(_ s: String, to stream: System.Stream = .standardOutput) { System.write(s, to: stream) }
+  static func out(_ m: Message, to stream: System.Stream = .standardOutput) { System.write(m, to: stream) }
 
-  static func fail(_ message: String) { out("midge: \(message)\n", to: .standardError) }
+  static func fail(_ message: Message) { out("midge: \(message)\n", to: .standardError) }
 }

@@ -9,10 +9,11 @@
 //   midge passwd -D FILE USER              delete USER
 // -c creates (or truncates) FILE. Exit status: 0 done, 1 error, 2 usage.
 import MidgeAuth
+import MidgeText
 import Platform
 
 enum Passwd {
-  static let usage = """
+  static let usage: StaticString = """
     Usage: midge passwd [-c] FILE USER
            midge passwd [-c] -b FILE USER PASSWORD
            midge passwd -D FILE USER
@@ -44,11 +45,11 @@ enum Passwd {
       } else if a == Array("-D".utf8) {
         delete = true
       } else if a == Array("-h".utf8) || a == Array("--help".utf8) {
-        CLI.out(usage)
+        CLI.out("\(usage)")
         return 0
       } else if a.count > 1 && a[0] == 0x2D && rest.count < (batch ? 2 : 3) {
         // A PASSWORD may start with '-' (it comes last); anything else is an unknown flag.
-        return usageError("unknown option '\(text(a))'")
+        return usageError("unknown option '\(a)'")
       } else {
         rest.append(a)
       }
@@ -59,7 +60,7 @@ enum Passwd {
     }
     let path = text(rest[0])
     let user = rest[1]
-    if let problem = checkUser(user) { return failure(problem) }
+    if let problem = checkUser(user) { return failure("\(problem)") }
 
     var lines: [[UInt8]] = []
     if !create {
@@ -73,7 +74,7 @@ enum Passwd {
     }
     let index = lines.firstIndex { isEntry($0, of: user) }
     if delete {
-      guard let index else { return failure("user '\(text(user))' not found in '\(path)'") }
+      guard let index else { return failure("user '\(user)' not found in '\(path)'") }
       lines.remove(at: index)
     } else {
       let password: [UInt8]
@@ -132,7 +133,7 @@ enum Passwd {
   }
 
   /// A user name mosquitto_passwd and midge agree on: not empty, no ':', no control bytes.
-  static func checkUser(_ user: [UInt8]) -> String? {
+  static func checkUser(_ user: [UInt8]) -> StaticString? {
     if user.isEmpty { return "empty user name" }
     if user.count > 65535 { return "user name longer than 65535 bytes" }
     for b in user where b == 0x3A || b < 0x20 || b == 0x7F {
@@ -163,13 +164,13 @@ enum Passwd {
 
   static func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
 
-  static func failure(_ message: String) -> Int32 {
+  static func failure(_ message: Message) -> Int32 {
     CLI.out("midge passwd: \(message)\n", to: .standardError)
     return 1
   }
 
-  static func usageError(_ message: String) -> Int32 {
-    CLI.out("midge passwd: \(message)\n\n" + usage, to: .standardError)
+  static func usageError(_ message: Message) -> Int32 {
+    CLI.out("midge passwd: \(message)\n\n\(usage)", to: .standardError)
     return 2
   }
 }

@@ -1,0 +1,109 @@
+// Messages for people (errors, log lines, --plan): built from literal pieces and values through
+// one out-of-line path. In Embedded Swift every String interpolation or concatenation site
+// inlines the stdlib's String append machinery; a Message site is a few calls. Pure, no I/O.
+
+/// UTF-8 text written as a string literal with interpolations: `"\(origin):\(line): unknown key"`.
+/// Literal pieces are StaticStrings (no String is built for them); values are appended as
+/// decimal numbers, String or byte contents.
+public struct Message: ExpressibleByStringInterpolation, Sendable {
+  public var bytes: [UInt8]
+
+  public init(stringLiteral literal: StaticString) {
+    bytes = []
+    bytes.append(literal)
+  }
+
+  public init(stringInterpolation m: Message) { bytes = m.bytes }
+
+  public init(bytes: [UInt8]) { self.bytes = bytes }
+
+  public init(_ s: String) { bytes = Message.utf8(s) }
+
+  /// The text as a String (one conversion, out of line).
+  public var string: String {
+    @inline(never) get { String(decoding: bytes, as: UTF8.self) }
+  }
+
+  @inline(never)
+  static func utf8(_ s: String) -> [UInt8] {
+    var s = s
+    return s.withUTF8 { Array($0) }
+  }
+
+  // The interpolation builder is a Message too: `"a\(x)b"` appends into one byte array.
+  public typealias StringInterpolation = Message
+
+  public static func + (a: Message, b: Message) -> Message {
+    var m = a
+    m.bytes.append(contentsOf: b.bytes)
+    return m
+  }
+}
+
+extension Message: StringInterpolationProtocol {
+  public init(literalCapacity: Int, interpolationCount: Int) {
+    bytes = []
+    bytes.reserveCapacity(literalCapacity + 8 * interpolationCount)
+  }
+
+  public mutating func appendLiteral(_ literal: StaticString) { bytes.append(literal) }
+
+  public mutating func appendInterpolation(_ s: StaticString) { bytes.append(s) }
+
+  @inline(never)
+  public mutating func appendInterpolation(_ s: String) {
+    var s = s
+    s.withUTF8 { bytes.append(contentsOf: $0) }
+  }
+
+  public mutating func appendInterpolation(_ s: String?) {
+    if let s { appendInterpolation(s) } else { appendLiteral("nil") }
+  }
+
+  /// Bytes taken as UTF-8 text (a config word, a file name, a topic).
+  @inline(never)
+  public mutating func appendInterpolation(_ b: [UInt8]) { bytes.append(contentsOf: b) }
+
+  public mutating func appendInterpolation(_ m: Message) { appendInterpolation(m.bytes) }
+
+  /// A NUL-terminated C string's bytes (an errno name, an mbedTLS error text).
+  @inline(never)
+  public mutating func appendInterpolation(cString p: UnsafePointer<CChar>) {
+    var q = p
+    while q.pointee != 0 {
+      bytes.append(UInt8(bitPattern: q.pointee))
+      q += 1
+    }
+  }
+
+  public mutating func appendInterpolation<T: BinaryInteger>(_ v: T) {
+    bytes.appendDecimal(negative: v < 0, UInt64(truncatingIfNeeded: v.magnitude))
+  }
+}
+
+extension Array where Element == UInt8 {
+  /// Appends a StaticString's UTF-8 bytes.
+  @inline(never)
+  public mutating func append(_ s: StaticString) {
+    append(contentsOf: UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount))
+  }
+
+  /// Appends a decimal number (a '-' first when negative).
+  @inline(never)
+  public mutating func appendDecimal(negative: Bool, _ magnitude: UInt64) {
+    if negative { append(0x2D) }
+    var digits: (UInt64, Int) = (1, 1)
+    while magnitude / digits.0 >= 10 {
+      digits.0 *= 10
+      digits.1 += 1
+    }
+    var v = magnitude
+    var p = digits.0
+    while digits.1 > 0 {
+      append(UInt8(truncatingIfNeeded: 0x30 + v / p))
+      v %= p
+      p /= 10
+      digits.1 -= 1
+    }
+  }
+}
