@@ -8,6 +8,7 @@
 //   $argon2id$...       refused: argon2id's default cost (~46 MiB per check) does not fit
 // The hash is 64 bytes; a salt is 1 to 64 bytes. ITER is bounded by `auth_max_iterations`
 // (checked at load time) so that one CONNECT cannot stall the event loop.
+import MidgeText
 
 /// A load error: 1-based line, a message, and optionally the bytes it is about (a user name).
 public struct AuthFileError: Error {
@@ -218,8 +219,8 @@ public struct PasswordTable {
     withUnsafeMutableBytes(of: &key) { PBKDF2.sha512(password: password, salt: salt, iterations: iterations, into: $0) }
     var line = user
     line.append(0x3A)
-    line += Array("$7$".utf8)
-    line += Array("\(iterations)".utf8)
+    line.append("$7$")
+    line.appendDecimal(negative: false, UInt64(iterations))
     line.append(0x24)
     line += Base64.encode(salt)
     line.append(0x24)

@@ -40,13 +40,13 @@ public struct ListenerConfig {
   /// Mosquitto 2.x without a listener admits anonymous clients on its local-only default.
   public var isLoopback: Bool {
     guard let a = address else { return false }
-    return a == Array("127.0.0.1".utf8) + [0] || a == Array("::1".utf8) + [0]
+    return a == [UInt8](utf8: "127.0.0.1\0") || a == [UInt8](utf8: "::1\0")
   }
 
   /// The address for messages ("0.0.0.0" when bound to all interfaces).
   public var addressText: String {
     guard let a = address else { return "0.0.0.0" }
-    return String(decoding: a.prefix(while: { $0 != 0 }), as: UTF8.self)
+    return Message(bytes: Array(a.prefix(while: { $0 != 0 }))).string
   }
 }
 
@@ -94,9 +94,9 @@ public struct Settings {
   public var effectiveListeners: [ListenerConfig] {
     var result = listeners
     if let p = portOverride {
-      result.append(ListenerConfig(port: p, address: Array("127.0.0.1".utf8) + [0], origin: "-p"))
+      result.append(ListenerConfig(port: p, address: [UInt8](utf8: "127.0.0.1\0"), origin: "-p"))
     } else if result.isEmpty {
-      result.append(ListenerConfig(port: 1883, address: Array("127.0.0.1".utf8) + [0], origin: "default"))
+      result.append(ListenerConfig(port: 1883, address: [UInt8](utf8: "127.0.0.1\0"), origin: "default"))
     }
     return result
   }
@@ -368,8 +368,10 @@ public enum Config {
       s.persistence = try flag()
       if s.persistence {
         s.warnings.append(
-          "persistence true: midge does not persist anything yet; sessions, retained and queued messages "
-            + "are kept in memory only and are LOST when midge stops")
+          """
+          persistence true: midge does not persist anything yet; sessions, retained and queued messages \
+          are kept in memory only and are LOST when midge stops
+          """)
       }
     } else if eq(key, "persistence_location") {
       s.persistenceLocation = text(try one())  // where persistence will write once it exists
@@ -418,7 +420,7 @@ public enum Config {
       while i < format.count {
         if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
           let c = i + 1 < format.count ? format[i + 1] : 0
-          guard Array("YmdHMSFTsz%".utf8).contains(c) else {
+          guard [UInt8](utf8: "YmdHMSFTsz%").contains(c) else {
             throw failure(
               "'log_timestamp_format': '%", c == 0 ? [] : [c],
               "' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s %z %%)")
@@ -437,9 +439,9 @@ public enum Config {
       let v = w[1]
       if eq(v, "file") {
         guard w.count == 3 else { throw failure("'log_dest file' takes exactly one PATH") }
-        if let path = log.filePath, Array(path.utf8) != w[2] {  // bytes: no Unicode tables embedded
+        if let path = log.filePath, Message.utf8(path) != w[2] {  // bytes: no Unicode tables embedded
           throw failure(
-            "'log_dest file' given twice, with another file (midge writes one log file: '", Array(path.utf8), "')")
+            "'log_dest file' given twice, with another file (midge writes one log file: '", Message.utf8(path), "')")
         }
         log.destinations |= LogSettings.file
         log.filePath = text(w[2])
@@ -536,7 +538,7 @@ public enum Config {
   }
 
   @inline(never)
-  public static func text(_ a: [UInt8]) -> String { String(decoding: a, as: UTF8.self) }
+  public static func text(_ a: [UInt8]) -> String { Message(bytes: a).string }
 
   /// A decimal integer that fits this platform's Int (32-bit on armv7).
   public static func parseInt(_ a: [UInt8]) -> Int? {

@@ -52,7 +52,7 @@ extension Config {
     }
     if eq(key, "psk_file") {
       s.pskFile = text(try single(w))
-      s.pskFileOrigin = "\(origin):\(line)"
+      s.pskFileOrigin = ("\(origin):\(line)" as Message).string
       return true
     }
     guard isListenerKey else { return false }
@@ -61,7 +61,7 @@ extension Config {
       throw ConfigError("'\(key)' must follow a 'listener' line (TLS options are per listener)")
     }
     var t = s.listeners[s.listeners.count - 1].tls
-    if t.origin.isEmpty { t.origin = "\(origin):\(line)" }
+    if t.origin.isEmpty { t.origin = ("\(origin):\(line)" as Message).string }
     func flag() throws(ConfigError) -> Bool {
       if eq(v, "true") { return true }
       if eq(v, "false") { return false }

@@ -19,16 +19,29 @@ public struct Message: ExpressibleByStringInterpolation, Sendable {
 
   public init(_ s: String) { bytes = Message.utf8(s) }
 
-  /// The text as a String (one conversion, out of line).
+  /// The text as a String (one conversion, out of line). Bytes that are not UTF-8 (a file name
+  /// from a config file may hold any) become '?': String(decoding:) would repair them too, but
+  /// its repair path links the stdlib's code for every other string form.
   public var string: String {
-    @inline(never) get { String(decoding: bytes, as: UTF8.self) }
+    @inline(never) get {
+      if let s = String(validating: bytes, as: UTF8.self) { return s }
+      return String(validating: bytes.map { $0 < 0x80 ? $0 : 0x3F }, as: UTF8.self) ?? ""
+    }
   }
 
+  /// A String's UTF-8 bytes. Strings here are always native UTF-8 (Embedded Swift and Linux
+  /// have no bridged ones), so the contiguous view is always there; going through it keeps the
+  /// stdlib's code for other string forms out of the binary.
   @inline(never)
-  static func utf8(_ s: String) -> [UInt8] {
-    var s = s
-    return s.withUTF8 { Array($0) }
+  public static func utf8(_ s: String) -> [UInt8] {
+    guard let bytes = s.utf8.withContiguousStorageIfAvailable({ Array($0) }) else {
+      fatalError("non-contiguous String")
+    }
+    return bytes
   }
+
+  /// A String's bytes and a NUL, for C (a path).
+  public static func cString(_ s: String) -> [UInt8] { utf8(s) + [0] }
 
   // The interpolation builder is a Message too: `"a\(x)b"` appends into one byte array.
   public typealias StringInterpolation = Message
@@ -50,11 +63,7 @@ extension Message: StringInterpolationProtocol {
 
   public mutating func appendInterpolation(_ s: StaticString) { bytes.append(s) }
 
-  @inline(never)
-  public mutating func appendInterpolation(_ s: String) {
-    var s = s
-    s.withUTF8 { bytes.append(contentsOf: $0) }
-  }
+  public mutating func appendInterpolation(_ s: String) { bytes.append(contentsOf: Message.utf8(s)) }
 
   public mutating func appendInterpolation(_ s: String?) {
     if let s { appendInterpolation(s) } else { appendLiteral("nil") }
@@ -82,6 +91,12 @@ extension Message: StringInterpolationProtocol {
 }
 
 extension Array where Element == UInt8 {
+  /// A StaticString's UTF-8 bytes (`[UInt8](utf8: "-c")`).
+  public init(utf8 s: StaticString) {
+    self = []
+    append(s)
+  }
+
   /// Appends a StaticString's UTF-8 bytes.
   @inline(never)
   public mutating func append(_ s: StaticString) {

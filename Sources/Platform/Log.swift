@@ -68,10 +68,10 @@ public enum Log {
     // Both strings, NUL-terminated, in one startup-only array (this allocates: startup).
     var bytes: [CChar] = []
     let formatAt = bytes.count
-    if let timeFormat { for b in timeFormat.utf8 { bytes.append(CChar(bitPattern: b)) } }
+    if let timeFormat { for b in Message.utf8(timeFormat) { bytes.append(CChar(bitPattern: b)) } }
     bytes.append(0)
     let pathAt = bytes.count
-    if let filePath { for b in filePath.utf8 { bytes.append(CChar(bitPattern: b)) } }
+    if let filePath { for b in Message.utf8(filePath) { bytes.append(CChar(bitPattern: b)) } }
     bytes.append(0)
     let rc = bytes.withUnsafeBufferPointer { b in
       // `!`: the array holds at least its two NULs, so it has storage.

@@ -3,9 +3,9 @@ import CPlatform
 
 extension System {
   public static func writePidFile(_ path: String) throws(SystemError) {
-    let rc = cp_pid_file_write(path)
+    let rc = withCPath(path) { cp_pid_file_write($0) }
     guard rc == 0 else { throw SystemError(errno: -rc) }
   }
 
-  public static func removeFile(_ path: String) { _ = cp_remove_file(path) }
+  public static func removeFile(_ path: String) { _ = withCPath(path) { cp_remove_file($0) } }
 }

@@ -25,7 +25,7 @@ public enum System {
   /// SIGINT and SIGTERM end the event loop (EventLoop.run returns).
   public static func installStopHandlers() { cp_install_stop_handlers() }
 
-  public static var boardName: String { String(cString: midge_board_name()) }
+  public static var boardName: String { Message(bytes: bytes(midge_board_name())).string }
 
   /// The board profile's `default` lines (mosquitto.conf syntax), compiled into the binary.
   public static var boardDefaults: [UInt8] { bytes(midge_board_defaults()) }
@@ -33,7 +33,10 @@ public enum System {
   /// The file's bytes, at most `limit`.
   public static func readFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
     var buffer = [UInt8](repeating: 0, count: limit)
-    let n = buffer.withUnsafeMutableBytes { cp_read_file(path, $0.baseAddress, limit) }
+    let c = Message.cString(path)
+    let n = buffer.withUnsafeMutableBytes { b in
+      c.withUnsafeBytes { cp_read_file($0.baseAddress!.assumingMemoryBound(to: CChar.self), b.baseAddress, limit) }
+    }
     guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
     buffer.removeLast(limit - n)
     return buffer
@@ -54,13 +57,13 @@ public enum System {
     let n = buffer.withUnsafeMutableBytes { raw in
       let s1 = UnsafeRawPointer(suffix1.utf8Start).assumingMemoryBound(to: CChar.self)
       let s2 = suffix2.map { UnsafeRawPointer($0.utf8Start).assumingMemoryBound(to: CChar.self) }
-      return cp_list_files(dir, s1, s2, max, raw.baseAddress, cap)
+      return withCPath(dir) { cp_list_files($0, s1, s2, max, raw.baseAddress, cap) }
     }
     guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
     var paths: [String] = []
     var start = 0
     for i in 0..<n where buffer[i] == 0 {
-      paths.append(dir + "/" + String(decoding: buffer[start..<i], as: UTF8.self))
+      paths.append(("\(dir)/\(Array(buffer[start..<i]))" as Message).string)
       start = i + 1
     }
     return paths
@@ -76,9 +79,7 @@ public enum System {
   /// Reads at most `buffer.count` bytes of the file at `path` into `buffer` (allocates nothing).
   /// Returns the byte count; a file that fills the buffer may be longer (callers size it +1).
   public static func readFile(_ path: String, into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int {
-    let n = cp_read_file(path, buffer.baseAddress, buffer.count)
-    guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
-    return Int(n)
+    try readFile(cPath: Message.cString(path), into: buffer)
   }
 
   /// As `readFile(_:into:)` with a NUL-terminated path kept from startup (for reloads).
@@ -118,7 +119,7 @@ public enum System {
 
   /// Replaces the file at `path` (through "path.tmp", mode 0600, then rename).
   public static func replaceFile(_ path: String, _ bytes: [UInt8]) throws(SystemError) {
-    let rc = bytes.withUnsafeBytes { cp_replace_file(path, $0.baseAddress, $0.count) }
+    let rc = bytes.withUnsafeBytes { b in withCPath(path) { cp_replace_file($0, b.baseAddress, b.count) } }
     guard rc == 0 else { throw SystemError(errno: -rc) }
   }
 
@@ -145,6 +146,11 @@ public enum System {
 
   public static func write(_ m: Message, to stream: Stream) {
     m.bytes.withUnsafeBytes { cp_write_all(stream.rawValue, $0.baseAddress, $0.count) }
+  }
+
+  /// `body` with `path` as a NUL-terminated C string (startup only: allocates).
+  static func withCPath<R>(_ path: String, _ body: (UnsafePointer<CChar>) -> R) -> R {
+    Message.cString(path).withUnsafeBytes { body($0.baseAddress!.assumingMemoryBound(to: CChar.self)) }
   }
 
   /// The bytes of a C string (argv, board values), without going through String.

@@ -64,8 +64,8 @@ final class AuthFiles: Reloadable {
     self.broker = broker
     limits = settings.limits
     iterationsMax = settings.authMaxIterations
-    passwordPath = settings.passwordFile.map { Array($0.utf8) + [0] }
-    aclPath = settings.aclFile.map { Array($0.utf8) + [0] }
+    passwordPath = settings.passwordFile.map { Message.cString($0) }
+    aclPath = settings.aclFile.map { Message.cString($0) }
     if passwordPath != nil {
       passwordRegions = AuthRegions(
         plan, arena, text: plan.passwordText, table: plan.passwordEntries, empty: PasswordEntry())

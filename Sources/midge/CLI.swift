@@ -8,7 +8,7 @@ import Platform
 
 enum CLI {
   static func main(_ args: [[UInt8]]) -> Int32 {
-    if args.first == Array("passwd".utf8) { return Passwd.main(Array(args.dropFirst())) }
+    if args.first == [UInt8](utf8: "passwd") { return Passwd.main(Array(args.dropFirst())) }
     var settings = Settings()
     let board = System.boardName
     do throws(ConfigError) {
@@ -16,7 +16,7 @@ enum CLI {
       try Config.parseArguments(args, into: &cli)
       if cli.action == .help || cli.action == .version { settings.action = cli.action }
       if settings.action == .run {
-        try Config.parse(System.boardDefaults, origin: "board profile \(board)", into: &settings)
+        try Config.parse(System.boardDefaults, origin: ("board profile \(board)" as Message).string, into: &settings)
       }
       settings.action = cli.action
       settings.verbose = cli.verbose
@@ -111,20 +111,20 @@ enum CLI {
         f.certificate = cert
         f.key = key
         f.names = "certfile '\(c)', keyfile '\(k)'"
-        f.certificatePath = Array(c.utf8) + [0]
-        f.keyPath = Array(k.utf8) + [0]
+        f.certificatePath = Message.cString(c)
+        f.keyPath = Message.cString(k)
       }
       if let c = t.cafile {
         guard let ca = read(c, "cafile") else { return nil }
         f.authorities.append(ca)
-        f.authorityPaths.append(Array(c.utf8) + [0])
+        f.authorityPaths.append(Message.cString(c))
       }
       if let dir = t.capath {
         do throws(SystemError) {
           for path in try TLSFiles.certificates(in: dir) {
             guard let ca = read(path, "capath file") else { return nil }
             f.authorities.append(ca)
-            f.authorityPaths.append(Array(path.utf8) + [0])
+            f.authorityPaths.append(Message.cString(path))
           }
         } catch {
           fail("\(t.origin): listener \(l.port): cannot read capath '\(dir)': \(error.description)")

@@ -38,13 +38,13 @@ enum Passwd {
     var delete = false
     var rest: [[UInt8]] = []
     for a in args {
-      if a == Array("-c".utf8) {
+      if a == [UInt8](utf8: "-c") {
         create = true
-      } else if a == Array("-b".utf8) {
+      } else if a == [UInt8](utf8: "-b") {
         batch = true
-      } else if a == Array("-D".utf8) {
+      } else if a == [UInt8](utf8: "-D") {
         delete = true
-      } else if a == Array("-h".utf8) || a == Array("--help".utf8) {
+      } else if a == [UInt8](utf8: "-h") || a == [UInt8](utf8: "--help") {
         CLI.out("\(usage)")
         return 0
       } else if a.count > 1 && a[0] == 0x2D && rest.count < (batch ? 2 : 3) {
@@ -162,7 +162,7 @@ enum Passwd {
     return lines
   }
 
-  static func text(_ b: [UInt8]) -> String { String(decoding: b, as: UTF8.self) }
+  static func text(_ b: [UInt8]) -> String { Message(bytes: b).string }
 
   static func failure(_ message: Message) -> Int32 {
     CLI.out("midge passwd: \(message)\n", to: .standardError)
