@@ -53,6 +53,7 @@ let package = Package(
     .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "Bounded", "HostAllocCounter"]),
     .testTarget(name: "MidgeConfigTests", dependencies: ["MidgeConfig", "BrokerCore"]),
     .testTarget(name: "MidgeAuthTests", dependencies: ["MidgeAuth", "HostAllocCounter"]),
+    .testTarget(name: "MidgeTextTests", dependencies: ["MidgeText"]),
   ],
   swiftLanguageModes: [.v6]
 )

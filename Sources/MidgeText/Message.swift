@@ -17,8 +17,6 @@ public struct Message: ExpressibleByStringInterpolation, Sendable {
 
   public init(bytes: [UInt8]) { self.bytes = bytes }
 
-  public init(_ s: String) { bytes = Message.utf8(s) }
-
   /// The text as a String (one conversion, out of line). Bytes that are not UTF-8 (a file name
   /// from a config file may hold any) become '?': String(decoding:) would repair them too, but
   /// its repair path links the stdlib's code for every other string form.
@@ -64,10 +62,6 @@ extension Message: StringInterpolationProtocol {
   public mutating func appendInterpolation(_ s: StaticString) { bytes.append(s) }
 
   public mutating func appendInterpolation(_ s: String) { bytes.append(contentsOf: Message.utf8(s)) }
-
-  public mutating func appendInterpolation(_ s: String?) {
-    if let s { appendInterpolation(s) } else { appendLiteral("nil") }
-  }
 
   /// Bytes taken as UTF-8 text (a config word, a file name, a topic).
   @inline(never)
