@@ -390,21 +390,13 @@ public enum Config {
     }
   }
 
-  /// "A" + x + "B" + y + "C": one out-of-line builder for the log keys' messages.
-  @inline(never)
-  static func failure(
-    _ a: StaticString, _ x: [UInt8] = [], _ b: StaticString = "", _ y: [UInt8] = [], _ c: StaticString = ""
-  ) -> ConfigError {
-    ConfigError("\(a)\(x)\(b)\(y)\(c)")
-  }
-
   static func applyLog(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
     let key = w[0]
     func flag() throws(ConfigError) -> Bool {
-      guard w.count == 2 else { throw failure("'", key, "' takes exactly one value") }
+      guard w.count == 2 else { throw ConfigError("'\(key)' takes exactly one value") }
       if eq(w[1], "true") { return true }
       if eq(w[1], "false") { return false }
-      throw failure("invalid value '", w[1], "' for '", key, "' (true or false)")
+      throw ConfigError("invalid value '\(w[1])' for '\(key)' (true or false)")
     }
     if eq(key, "connection_messages") {
       log.connectionMessages = try flag()
@@ -412,18 +404,19 @@ public enum Config {
       log.timestamp = try flag()
     } else if eq(key, "log_timestamp_format") {
       // The rest of the line, spaces included, as Mosquitto reads it.
-      guard w.count >= 2 else { throw failure("'log_timestamp_format' takes a format") }
+      guard w.count >= 2 else { throw ConfigError("'log_timestamp_format' takes a format") }
       var format: [UInt8] = w[1]
       for word in w.dropFirst(2) { format += [0x20] + word }
-      guard format.count < 64 else { throw failure("'log_timestamp_format' is longer than 63 bytes") }
+      guard format.count < 64 else { throw ConfigError("'log_timestamp_format' is longer than 63 bytes") }
       var i = 0
       while i < format.count {
         if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
           let c = i + 1 < format.count ? format[i + 1] : 0
           guard [UInt8](utf8: "YmdHMSFTsz%").contains(c) else {
-            throw failure(
-              "'log_timestamp_format': '%", c == 0 ? [] : [c],
-              "' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s %z %%)")
+            let after: [UInt8] = c == 0 ? [] : [c]
+            throw ConfigError(
+              "'log_timestamp_format': '%\(after)' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s "
+                + "%z %%)")
           }
           i += 1
         }
@@ -431,23 +424,22 @@ public enum Config {
       }
       log.timestampFormat = text(format)
     } else if eq(key, "log_dest") {
-      guard w.count >= 2 else { throw failure("'log_dest' takes stderr, stdout, syslog, file PATH or none") }
+      guard w.count >= 2 else { throw ConfigError("'log_dest' takes stderr, stdout, syslog, file PATH or none") }
       if !log.destinationsSet {
         log.destinations = 0
         log.destinationsSet = true
       }
       let v = w[1]
       if eq(v, "file") {
-        guard w.count == 3 else { throw failure("'log_dest file' takes exactly one PATH") }
+        guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
         if let path = log.filePath, Message.utf8(path) != w[2] {  // bytes: no Unicode tables embedded
-          throw failure(
-            "'log_dest file' given twice, with another file (midge writes one log file: '", Message.utf8(path), "')")
+          throw ConfigError("'log_dest file' given twice, with another file (midge writes one log file: '\(path)')")
         }
         log.destinations |= LogSettings.file
         log.filePath = text(w[2])
         return
       }
-      guard w.count == 2 else { throw failure("'log_dest ", v, "' takes no further value") }
+      guard w.count == 2 else { throw ConfigError("'log_dest \(v)' takes no further value") }
       if eq(v, "stderr") {
         log.destinations |= LogSettings.stderr
       } else if eq(v, "stdout") {
@@ -458,12 +450,12 @@ public enum Config {
         log.destinations = 0
         log.filePath = nil
       } else if eq(v, "topic") || eq(v, "dlt") || eq(v, "android") {
-        throw failure("'log_dest ", v, "' is not supported (stderr, stdout, syslog, file PATH or none)")
+        throw ConfigError("'log_dest \(v)' is not supported (stderr, stdout, syslog, file PATH or none)")
       } else {
-        throw failure("invalid value '", v, "' for 'log_dest' (stderr, stdout, syslog, file PATH or none)")
+        throw ConfigError("invalid value '\(v)' for 'log_dest' (stderr, stdout, syslog, file PATH or none)")
       }
     } else {
-      guard w.count == 2 else { throw failure("'log_type' takes exactly one value (see README, Logging)") }
+      guard w.count == 2 else { throw ConfigError("'log_type' takes exactly one value (see README, Logging)") }
       if !log.typesSet {
         log.types = 0
         log.typesSet = true
@@ -474,7 +466,7 @@ public enum Config {
       } else if eq(v, "none") {
         log.types = 0
       } else if eq(v, "websockets") {
-        throw failure("'log_type websockets' is not supported (midge has no WebSockets listener)")
+        throw ConfigError("'log_type websockets' is not supported (midge has no WebSockets listener)")
       } else {
         var found = false
         for level in LogLevel.allCases where eq(v, level.configName) {
@@ -482,9 +474,9 @@ public enum Config {
           found = true
         }
         guard found else {
-          throw failure(
-            "invalid value '", v,
-            "' for 'log_type' (error, warning, notice, information, subscribe, unsubscribe, debug, all or none)")
+          throw ConfigError(
+            "invalid value '\(v)' for 'log_type' (error, warning, notice, information, subscribe, unsubscribe, debug, "
+              + "all or none)")
         }
       }
     }

@@ -58,7 +58,7 @@ enum Passwd {
     guard rest.count == (batch ? 3 : 2) else {
       return usageError(batch ? "-b needs FILE USER PASSWORD" : "expected FILE USER")
     }
-    let path = text(rest[0])
+    let path = Message(bytes: rest[0]).string
     let user = rest[1]
     if let problem = checkUser(user) { return failure("\(problem)") }
 
@@ -161,8 +161,6 @@ enum Passwd {
     if start < text.count { lines.append(Array(text[start...])) }
     return lines
   }
-
-  static func text(_ b: [UInt8]) -> String { Message(bytes: b).string }
 
   static func failure(_ message: Message) -> Int32 {
     CLI.out("midge passwd: \(message)\n", to: .standardError)
