@@ -40,7 +40,7 @@ public struct ListenerConfig {
   /// Mosquitto 2.x without a listener admits anonymous clients on its local-only default.
   public var isLoopback: Bool {
     guard let a = address else { return false }
-    return a == [UInt8](utf8: "127.0.0.1\0") || a == [UInt8](utf8: "::1\0")
+    return Config.eq(a, "127.0.0.1\0") || Config.eq(a, "::1\0")
   }
 
   /// The address for messages ("0.0.0.0" when bound to all interfaces).

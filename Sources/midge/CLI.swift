@@ -8,7 +8,7 @@ import Platform
 
 enum CLI {
   static func main(_ args: [[UInt8]]) -> Int32 {
-    if args.first == [UInt8](utf8: "passwd") { return Passwd.main(Array(args.dropFirst())) }
+    if let first = args.first, Config.eq(first, "passwd") { return Passwd.main(Array(args.dropFirst())) }
     var settings = Settings()
     let board = System.boardName
     do throws(ConfigError) {

@@ -9,6 +9,7 @@
 //   midge passwd -D FILE USER              delete USER
 // -c creates (or truncates) FILE. Exit status: 0 done, 1 error, 2 usage.
 import MidgeAuth
+import MidgeConfig
 import MidgeText
 import Platform
 
@@ -38,13 +39,13 @@ enum Passwd {
     var delete = false
     var rest: [[UInt8]] = []
     for a in args {
-      if a == [UInt8](utf8: "-c") {
+      if Config.eq(a, "-c") {
         create = true
-      } else if a == [UInt8](utf8: "-b") {
+      } else if Config.eq(a, "-b") {
         batch = true
-      } else if a == [UInt8](utf8: "-D") {
+      } else if Config.eq(a, "-D") {
         delete = true
-      } else if a == [UInt8](utf8: "-h") || a == [UInt8](utf8: "--help") {
+      } else if Config.eq(a, "-h") || Config.eq(a, "--help") {
         CLI.out("\(usage)")
         return 0
       } else if a.count > 1 && a[0] == 0x2D && rest.count < (batch ? 2 : 3) {
