@@ -43,6 +43,8 @@ public final class Broker {
   let sessionBuckets: UnsafeMutableBufferPointer<UInt32>
   let sessionLinks: UnsafeMutableBufferPointer<UInt32>
   let qos2IDs: UnsafeMutableBufferPointer<UInt16>
+  /// Inbound QoS 2 ids of 3.1/3.1.1 clients beyond their window (qos2_spill_ids).
+  var qos2Spill: KeySet
   let aliases: UnsafeMutableBufferPointer<UInt32>
   var subscriptions: SubscriptionTable
   let fanout: UnsafeMutableBufferPointer<FanOut>
@@ -125,6 +127,7 @@ public final class Broker {
     sessionLinks.initialize(repeating: sessionNone)
     qos2IDs = arena.bind(plan.qos2IDs)
     qos2IDs.initialize(repeating: 0)
+    qos2Spill = KeySet(slots: arena.bind(plan.qos2Spill), capacity: limits.qos2SpillCount)
     aliases = arena.bind(plan.aliases)
     aliases.initialize(repeating: messageNone)
     subscriptions = SubscriptionTable(

@@ -6,12 +6,11 @@ import MQTTWire
 
 enum PublishOutcome {
   case done
-  /// A QoS 1/2 recipient's queue is full (max_queued_messages): nothing was delivered (the
-  /// publisher is answered 0x97 or paused until that subscriber's queue drains).
+  /// A recipient's queue is full and queue_full_action holds the publisher (reject_publish,
+  /// pause_publisher; QoS 1/2 only): nothing was delivered.
   case full
-  /// The shared queue entries or the message store are full: nothing was delivered, and
-  /// waiting would not help reliably (the publisher's own acknowledgements may be what frees
-  /// them), so the publisher is answered 0x97 or disconnected without an acknowledgement.
+  /// The message could not be stored at all (the message store, or the queue entries for the
+  /// recipients that have room): nothing was delivered (QoS 1/2 only).
   case poolFull
   /// A new retained topic does not fit the retained store and the publisher can be told
   /// (MQTT 5, QoS 1/2): nothing was delivered.
@@ -19,10 +18,16 @@ enum PublishOutcome {
 }
 
 extension Broker {
+  /// The last quarter of each shared pool (queue entries, message chunks, send chunks) serves
+  /// only recipients with short queues (README "Queue limits"), so that stalled or offline
+  /// sessions cannot take what healthy ones need.
+  static let poolReserveDivisor = 4
+
   /// Routes one message to every matching session. `stored` is the message when it is already
   /// in the store (a will); otherwise it is stored here once if anyone needs it.
-  /// `rejectable`: the publisher can be answered "not accepted" or paused, so a full queue
-  /// stops the whole delivery; otherwise (wills) what fits is delivered.
+  /// `rejectable`: the publisher can be answered "not accepted" or paused; otherwise (wills)
+  /// what fits is delivered. Each recipient is admitted on its own (`admission`): one that
+  /// cannot take the message misses it (counted) and the others get it.
   func publish(
     topic: UnsafeRawBufferPointer, properties: Properties?, payload: UnsafeRawBufferPointer, qos: QoS,
     retain: Bool, expiresAt: UInt64, publisher: UInt32, stored: UInt32 = messageNone, rejectable: Bool = true,
@@ -44,39 +49,16 @@ extension Broker {
       stats.retainedRefused &+= 1
       retains = false  // delivered, not retained (README, "Limits")
     }
-    // Quota: every QoS 1/2 recipient must be able to queue it (§4.3.2, §4.3.3): never
-    // acknowledge a message and then lose it.
-    // The publisher's own session is exempt from max_queued_messages: its queue drains only
-    // when the acknowledgements behind this very PUBLISH are read.
-    var needed = 0
-    var full = false
-    var i = 0
-    while i < k {
-      let f = fanout[i]
-      if !f.shared && min(f.qos, qos) != .atMostOnce {
-        needed += 1
-        if f.session != publisher && sessions[Int(f.session)].pendingCount >= UInt32(limits.queuedMessagesMax) {
-          full = true
-        }
-      }
-      i += 1
-    }
+    let holds = rejectable && qos != .atMostOnce && limits.queueFullAction.holdsPublisher
+    guard let (entriesNeeded, keeps) = admit(k, qos: qos, publisher: publisher, holds: holds) else { return .full }
     // Stored only when someone keeps it: retained, or a recipient that queues it (QoS 1/2,
     // a queue already waiting, an offline session). Otherwise it is sent from the receive
     // buffer (QoS 0 fast path: no copy into the store).
-    var keeps = retains
-    if stored == messageNone && !keeps {
-      i = 0
-      while i < k && !keeps {
-        if !fanout[i].shared && keepsMessage(fanout[i].session, qos: min(fanout[i].qos, qos)) { keeps = true }
-        i += 1
-      }
-    }
-    let needsStore = stored == messageNone && keeps
-    let poolFull = needed > entries.freeCount || (needsStore && (needed > 0 || retains) && !store.canStore(bytes))
-    if rejectable && qos != .atMostOnce {
-      if poolFull { return .poolFull }
-      if full { return .full }
+    let needsStore = stored == messageNone && (keeps || retains)
+    if rejectable && qos != .atMostOnce
+      && (entriesNeeded > entries.freeCount || (needsStore && !store.canStore(bytes)))
+    {
+      return .poolFull  // not even one copy fits: the publisher meets the limit
     }
     var m = stored
     if needsStore {
@@ -97,19 +79,7 @@ extension Broker {
       if m == messageNone || !retained.set(topic, m, in: store) { stats.retainedRefused &+= 1 }
     }
     stats.retainedCount = retained.count
-    i = 0
-    while i < k {
-      let f = fanout[i]
-      if !f.shared {
-        if m == messageNone {
-          stats.messagesDroppedQueueFull &+= 1  // the message store is full
-        } else {
-          let rap = f.retainAsPublished && retain  // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
-          enqueue(f.session, m, qos: min(f.qos, qos), retain: rap, ownMessage: f.session == publisher, now: now)  // [MQTT-3.8.4-8]
-        }
-      }
-      i += 1
-    }
+    deliver(k, m, qos: qos, retain: retain, publisher: publisher, now: now)
     if m == messageTransient {
       store.clearTransient()
     } else if m != messageNone {
@@ -117,6 +87,79 @@ extension Broker {
     }
     stats.messagesStored = store.count
     return .done
+  }
+
+  /// Decides for each recipient in the fan-out scratch whether it takes the message
+  /// (`FanOut.drop`). Returns the queue entries the admitted ones need and whether any of
+  /// them keeps the message (it must be stored); nil when a full queue holds the publisher.
+  func admit(_ k: Int, qos: QoS, publisher: UInt32, holds: Bool) -> (entries: Int, keeps: Bool)? {
+    var entriesNeeded = 0
+    var keeps = false
+    var i = 0
+    while i < k {
+      if !fanout[i].shared {
+        let session = fanout[i].session
+        let q = min(fanout[i].qos, qos)
+        let drop = admission(session, qos: q, ownMessage: session == publisher)
+        if drop == .queueFull && holds { return nil }
+        fanout[i].drop = drop
+        if drop == nil && keepsMessage(session, qos: q) {
+          keeps = true
+          entriesNeeded += 1
+        }
+      }
+      i += 1
+    }
+    return (entriesNeeded, keeps)
+  }
+
+  /// Whether a recipient takes a message at `qos`, or why not. A message that goes straight
+  /// into the send queue (QoS 0, nothing waiting) is always admitted here. A session's own
+  /// QoS 1/2 messages are exempt from max_queued_messages: its queue drains only when the
+  /// acknowledgements behind this very PUBLISH are read.
+  func admission(_ session: UInt32, qos: QoS, ownMessage: Bool) -> DropReason? {
+    guard keepsMessage(session, qos: qos) else { return nil }
+    let waiting = Int(sessions[Int(session)].pendingCount)
+    if waiting >= limits.inflightMax && sharedPoolsLow { return .fairShare }
+    let full = waiting >= limits.queuedMessagesMax && !(ownMessage && qos != .atMostOnce)
+    return full && limits.queueFullAction != .dropOldest ? .queueFull : nil
+  }
+
+  /// Whether the queue entries or the message store are in their reserved last quarter.
+  var sharedPoolsLow: Bool {
+    entries.freeCount < entries.count / Broker.poolReserveDivisor
+      || store.freeChunks < store.pool.count / Broker.poolReserveDivisor
+  }
+
+  /// Hands the message to every admitted recipient; counts the others.
+  func deliver(_ k: Int, _ m: UInt32, qos: QoS, retain: Bool, publisher: UInt32, now: UInt64) {
+    var i = 0
+    while i < k {
+      let f = fanout[i]
+      if !f.shared {
+        if let reason = f.drop {
+          countDrop(f.session, reason)
+        } else if m == messageNone {
+          countDrop(f.session, .storeFull)
+        } else {
+          let rap = f.retainAsPublished && retain  // [MQTT-3.3.1-12] [MQTT-3.3.1-13]
+          enqueue(f.session, m, qos: min(f.qos, qos), retain: rap, ownMessage: f.session == publisher, now: now)  // [MQTT-3.8.4-8]
+        }
+      }
+      i += 1
+    }
+  }
+
+  /// Counts a message one recipient misses and logs it, once a minute per session at most.
+  func countDrop(_ session: UInt32, _ reason: DropReason) {
+    stats.countDrop(reason)
+    let si = Int(session)
+    sessions[si].droppedCount &+= 1
+    let second = UInt32(truncatingIfNeeded: clock / 1000) &+ 1
+    let last = sessions[si].dropLoggedAt
+    guard last == 0 || second &- last >= 60 else { return }
+    sessions[si].dropLoggedAt = second
+    clientEvents?(ConnectionID(slot: .max, generation: 0), .messagesDropped(clientID: clientID(session), reason: reason))
   }
 
   /// Whether delivering at `qos` to this session would queue the message (so it must be
@@ -236,7 +279,7 @@ extension Broker {
   // MARK: queues
 
   /// Queues a reference to `m` for a session and sends what its window allows. A session's
-  /// own QoS 1/2 messages may exceed max_queued_messages (see `publish`).
+  /// own QoS 1/2 messages may exceed max_queued_messages (see `admission`).
   func enqueue(_ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, ownMessage: Bool = false, now: UInt64) {
     precondition(m != messageTransient || !keepsMessage(session, qos: qos), "a transient message queued")
     let si = Int(session)
@@ -248,15 +291,23 @@ extension Broker {
         let s = Int(sessions[si].connection)
         if tooLargeForClient(s, session, m, qos: .atMostOnce, now: now) {
           stats.messagesTooLargeForClient &+= 1  // [MQTT-3.1.2-25] discarded for this client
-        } else if !sendPublish(s, session, m, qos: .atMostOnce, retain: retain, dup: false, packetID: 0, now: now) {
-          stats.messagesDroppedQueueFull &+= 1
+        } else if let reason = sendPublish(
+          s, session, m, qos: .atMostOnce, retain: retain, dup: false, packetID: 0, now: now)
+        {
+          countDrop(session, reason)
         }
         return
       }
     }
-    let queueRoom = sessions[si].pendingCount < UInt32(limits.queuedMessagesMax) || (ownMessage && qos != .atMostOnce)
-    guard queueRoom, let e = entries.take() else {
-      stats.messagesDroppedQueueFull &+= 1  // QoS 0, or a will or retained message: counted
+    if sessions[si].pendingCount >= UInt32(limits.queuedMessagesMax) && !(ownMessage && qos != .atMostOnce) {
+      // Full (wills and retained deliveries get here; `admission` stopped the others): drop
+      // the newest, or with drop_oldest the oldest waiting.
+      countDrop(session, .queueFull)
+      guard limits.queueFullAction == .dropOldest && !sessions[si].pending.isEmpty else { return }
+      dropPendingHead(si)
+    }
+    guard let e = entries.take() else {
+      countDrop(session, .storeFull)
       return
     }
     entries[e].message = m
@@ -289,7 +340,7 @@ extension Broker {
         } else {
           guard sendPublish(
             s, session, entry.message, qos: entry.qos, retain: entry.retain, dup: true, packetID: entry.packetID,
-            now: now)
+            now: now) == nil
           else { return }  // [MQTT-3.3.1-1] DUP on a redelivery
         }
         entries[e].unsent = false
@@ -297,7 +348,7 @@ extension Broker {
       e = entry.next
       if e == entryNone { sessions[si].resending = false }  // every one sent again
     }
-    let window = min(limits.inflightMax, Int(connections[s].receiveMaximum))
+    let window = min(limits.inflightOutgoingMax, Int(connections[s].receiveMaximum))
     while sessions[si].pending.head != entryNone {
       let e = sessions[si].pending.head
       let entry = entries[e]
@@ -315,6 +366,7 @@ extension Broker {
       }
       let packetID = entry.qos == .atMostOnce ? 0 : nextPacketID(session)
       guard sendPublish(s, session, m, qos: entry.qos, retain: entry.retain, dup: false, packetID: packetID, now: now)
+        == nil
       else { return }
       _ = entries.popHead(&sessions[si].pending)
       sessions[si].pendingCount -= 1
@@ -440,13 +492,23 @@ extension Broker {
     return UInt32(Encode.totalSize(remaining: shape(s, session, m, qos: qos, now: now).remaining)) > max
   }
 
-  /// Encodes a stored message into the connection's send queue; false when it does not fit.
+  /// Room in the send queue for a delivery: within max_queued_bytes and the free send chunks,
+  /// and while the send chunks are in their reserved last quarter only for a connection
+  /// whose send queue is short (an eighth of max_queued_bytes). Control packets use `fits`.
+  func deliveryRoom(_ s: Int, _ size: Int) -> DropReason? {
+    guard fits(s, size) else { return .sendQueue }
+    let low = sendPool.freeCount < sendPool.count / Broker.poolReserveDivisor
+    return low && connections[s].output.count >= limits.queuedBytesMax / 8 ? .fairShare : nil
+  }
+
+  /// Encodes a stored message into the connection's send queue; nil when it was queued, else
+  /// why it was not (`deliveryRoom`).
   func sendPublish(
     _ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, dup: Bool, packetID: UInt16, now: UInt64
-  ) -> Bool {
+  ) -> DropReason? {
     let p = shape(s, session, m, qos: qos, now: now)
     let size = Encode.totalSize(remaining: p.remaining)
-    guard fits(s, size) else { return false }
+    if let full = deliveryRoom(s, size) { return full }
     let v5 = connections[s].version == .v5
     append(s, size: size) { sink in
       let flags = (dup ? 0x08 : 0) | qos.rawValue << 1 | (retain ? 0x01 : 0)
@@ -471,6 +533,6 @@ extension Broker {
       store.writePayload(m, into: &sink)
     }
     stats.messagesSent &+= 1
-    return true
+    return nil
   }
 }

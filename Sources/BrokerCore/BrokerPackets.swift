@@ -373,9 +373,11 @@ extension Broker {
       sendAck(s, .pubrec, p.packetID)
       return true
     }
-    if p.qos == .exactlyOnce && !hasQoS2Room(session) {
-      // More unreleased QoS 2 messages than the Receive Maximum we advertised [MQTT-3.3.4-9]:
-      // not acknowledged, so the client still owns the message.
+    if p.qos == .exactlyOnce && !hasQoS2Room(session, v5: v5) {
+      // MQTT 5: more unreleased QoS 2 messages than the Receive Maximum we advertised
+      // [MQTT-3.3.4-9]; 3.1.1: the shared spill table is full. Not acknowledged, so the client
+      // still owns the message.
+      if !v5 { stats.qos2SpillFull &+= 1 }
       close(s, .inflightExceeded)
       return true
     }
@@ -398,14 +400,12 @@ extension Broker {
     case .retainedFull:
       stats.messagesRejectedQuota &+= 1
       return rejectPublish(s, p, .quotaExceeded)  // retained store full (MQTT 5, QoS 1/2)
-    case .poolFull:
-      stats.messagesRejectedQuota &+= 1
-      if v5 { return rejectPublish(s, p, .quotaExceeded) }
-      close(s, .quotaExceeded)  // 3.1.1: not acknowledged; the client sends it again
-      return true
-    case .full:  // only for QoS 1/2
+    case .full, .poolFull:
+      // Held back: queue_full_action reject_publish or pause_publisher and a full recipient,
+      // or no room to store the message at all. MQTT 5 can be told (0x97); 3.1.1 cannot, so
+      // its reading pauses and the core retries the PUBLISH (Broker.tick).
       let canPause = pausedPublishers < receivePool.count / 2
-      if v5 && (limits.queueFullAction == .quotaExceeded || !canPause) {
+      if v5 && (outcome == .poolFull || limits.queueFullAction == .rejectPublish || !canPause) {
         stats.messagesRejectedQuota &+= 1
         return rejectPublish(s, p, .quotaExceeded)
       }
@@ -438,12 +438,16 @@ extension Broker {
   /// An MQTT 5 QoS 1/2 PUBLISH not accepted: PUBACK/PUBREC with the reason; nothing delivered.
   func rejectPublish(_ s: Int, _ p: Publish, _ reason: ReasonCode) -> Bool {
     switch p.qos {
-    case .atMostOnce: stats.messagesDroppedQueueFull &+= 1
+    case .atMostOnce: stats.countDrop(.storeFull)
     case .atLeastOnce: sendAck(s, .puback, p.packetID, reason: reason)
     case .exactlyOnce: sendAck(s, .pubrec, p.packetID, reason: reason)  // no state kept (§4.3.3)
     }
     return true
   }
+
+  // Inbound QoS 2 ids not yet released: max_inflight_messages slots per session, then (3.1 and
+  // 3.1.1 clients only, which cannot learn the window) the shared spill table, keyed by
+  // session and id. MQTT 5 clients were told the window as Receive Maximum [MQTT-3.3.4-9].
 
   func qos2Slots(_ session: UInt32) -> UnsafeMutableBufferPointer<UInt16> {
     let k = limits.inflightMax
@@ -451,14 +455,18 @@ extension Broker {
     return UnsafeMutableBufferPointer(rebasing: qos2IDs[(i * k)..<((i + 1) * k)])
   }
 
+  func spillKey(_ session: UInt32, _ packetID: UInt16) -> UInt64 { UInt64(session) << 16 | UInt64(packetID) }
+
   func knowsQoS2(_ session: UInt32, _ packetID: UInt16) -> Bool {
     for v in qos2Slots(session) where v == packetID { return true }
-    return false
+    return sessions[Int(session)].qos2Spilled > 0 && qos2Spill.contains(spillKey(session, packetID))
   }
 
-  func hasQoS2Room(_ session: UInt32) -> Bool {
+  /// Whether one more unreleased id fits: a free slot of the session's window, or for a 3.1
+  /// or 3.1.1 client room in the spill table.
+  func hasQoS2Room(_ session: UInt32, v5: Bool) -> Bool {
     for v in qos2Slots(session) where v == 0 { return true }
-    return false
+    return !v5 && !qos2Spill.isFull
   }
 
   func rememberQoS2(_ session: UInt32, _ packetID: UInt16) {
@@ -471,7 +479,10 @@ extension Broker {
       }
       i += 1
     }
-    preconditionFailure("QoS 2 window checked before")
+    let spilled = qos2Spill.insert(spillKey(session, packetID))
+    precondition(spilled, "QoS 2 room checked before")
+    sessions[Int(session)].qos2Spilled += 1
+    stats.qos2Spilled = qos2Spill.count
   }
 
   func forgetQoS2(_ session: UInt32, _ packetID: UInt16) -> Bool {
@@ -485,7 +496,21 @@ extension Broker {
       }
       i += 1
     }
+    if !found && sessions[Int(session)].qos2Spilled > 0 && qos2Spill.remove(spillKey(session, packetID)) {
+      sessions[Int(session)].qos2Spilled -= 1
+      stats.qos2Spilled = qos2Spill.count
+      found = true
+    }
     return found
+  }
+
+  /// Every unreleased id of a session that ends.
+  func forgetAllQoS2(_ session: UInt32) {
+    qos2Slots(session).update(repeating: 0)
+    guard sessions[Int(session)].qos2Spilled > 0 else { return }
+    qos2Spill.removeAll { $0 >> 16 == UInt64(session) }
+    sessions[Int(session)].qos2Spilled = 0
+    stats.qos2Spilled = qos2Spill.count
   }
 
   // MARK: acknowledgements of messages we sent

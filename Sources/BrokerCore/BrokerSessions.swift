@@ -79,7 +79,7 @@ extension Broker {
       discard(e)
       stats.messagesQueued -= 1
     }
-    qos2Slots(session).update(repeating: 0)
+    forgetAllQoS2(session)
     unindexSession(session)
     sessions[i] = Session()
     sessions[i].connection = sessionFreeHead

@@ -33,6 +33,9 @@ public enum ClientEvent {
   /// One SUBSCRIBE entry granted at this QoS, or one UNSUBSCRIBE filter.
   case subscribed(filter: UnsafeRawBufferPointer, qos: UInt8)
   case unsubscribed(filter: UnsafeRawBufferPointer)
+  /// Messages for this session are being dropped (README "Queue limits"); reported once a
+  /// minute per session at most. The session may be offline: the ConnectionID names no slot.
+  case messagesDropped(clientID: UnsafeRawBufferPointer, reason: DropReason)
 }
 
 extension Broker {

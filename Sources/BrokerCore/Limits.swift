@@ -35,26 +35,33 @@ public struct Limits: Sendable, Equatable {
   public var keepAliveMaxSeconds = 65535
   /// Seconds a new connection may take to send CONNECT (`connect_timeout`).
   public var connectTimeoutSeconds = 10
-  /// The in-flight window per client and direction (`max_inflight_messages`): outgoing QoS 1
-  /// and 2 messages sent and not yet acknowledged (an MQTT 5 client's smaller Receive Maximum
-  /// wins), and incoming QoS 2 messages not yet released. Advertised to MQTT 5 clients as
-  /// Receive Maximum. A client that sends more is disconnected (0x93 for MQTT 5) without an
-  /// acknowledgement of the excess PUBLISH, so it is neither lost nor delivered twice.
+  /// The incoming window per client (`max_inflight_messages`): QoS 2 messages received and
+  /// not yet released, kept per session. Advertised to MQTT 5 clients as Receive Maximum; an
+  /// MQTT 5 client that sends more is disconnected (0x93) [MQTT-3.3.4-9]. A 3.1/3.1.1 client,
+  /// which cannot learn the window, spills further ids into the shared `qos2SpillMax` table.
   public var inflightMax = 20
+  /// The outgoing window per client (`max_inflight_outgoing`): QoS 1 and 2 messages sent and
+  /// not yet acknowledged (an MQTT 5 client's smaller Receive Maximum wins). Entries come from
+  /// the shared queue-entry pool, so a larger window costs no reservation.
+  public var inflightOutgoingMax = 256
+  /// Inbound QoS 2 packet ids of 3.1/3.1.1 clients beyond `max_inflight_messages`, all sessions
+  /// together (`qos2_spill_ids`; 0 = max_connections, at least 64 and at most 4096: see
+  /// `qos2SpillCount`). When full, a 3.1.1 publisher that sends one more unreleased QoS 2
+  /// PUBLISH is disconnected without its acknowledgement (counted).
+  public var qos2SpillMax = 0
   /// Sessions: connected clients plus persistent sessions of disconnected ones
   /// (`max_sessions`; 0 = twice max_connections). When every session is in use, a client with a
   /// new client identifier is refused with CONNACK 3 / 0x89.
   public var sessionsMax = 0
-  /// Messages waiting for one session beyond its in-flight window (`max_queued_messages`).
+  /// Messages waiting for one session beyond its in-flight window (`max_queued_messages`);
+  /// what happens to one more is `queueFullAction`.
   public var queuedMessagesMax = 1000
   /// Whether QoS 0 messages are queued for disconnected persistent sessions
   /// (`queue_qos0_messages`, as in Mosquitto).
   public var queueQoS0 = false
-  /// What a QoS 1/2 PUBLISH from an MQTT 5 client gets when a subscriber's queue, the message
-  /// store or the queue entries are full (`queue_full_action`): `.quotaExceeded` answers
-  /// PUBACK/PUBREC 0x97 and delivers it to nobody; `.pause` stops reading the publisher until
-  /// there is room. MQTT 3.1.1 publishers always pause (3.1.1 has no way to say "not accepted").
-  public var queueFullAction: QueueFullAction = .quotaExceeded
+  /// What happens when a recipient's queue holds `queuedMessagesMax` (`queue_full_action`):
+  /// see `QueueFullAction`. The default isolates clients: only that recipient misses the message.
+  public var queueFullAction: QueueFullAction = .dropNewest
   /// Retained messages kept (`max_retained_messages`) and their stored bytes
   /// (`max_retained_bytes`; 0 = a quarter of the message store). A new retained topic beyond
   /// either limit is not retained: MQTT 5 QoS 1/2 publishers get 0x97 and the message is not
@@ -113,13 +120,27 @@ public struct Limits: Sendable, Equatable {
   /// Every slot: admitted clients plus refusal slots.
   public var slotCount: Int { connectionsMax + refusalSlots }
 
+  /// Spilled QoS 2 ids: qos2_spill_ids, or one per connection (64...4096).
+  public var qos2SpillCount: Int { qos2SpillMax > 0 ? qos2SpillMax : min(4096, max(64, connectionsMax)) }
+
   /// Session slots: max_sessions, or twice max_connections.
   public var sessionCount: Int { sessionsMax > 0 ? sessionsMax : connectionsMax * 2 }
 }
 
+/// `queue_full_action`: what a message meets when one recipient's queue is full.
 public enum QueueFullAction: UInt8, Sendable {
-  case quotaExceeded
-  case pause
+  /// Not queued for that recipient (counted); the publisher and every other recipient carry on.
+  case dropNewest
+  /// That recipient's oldest waiting message is dropped (counted) to make room for this one.
+  case dropOldest
+  /// Delivered to nobody: an MQTT 5 QoS 1/2 publisher gets PUBACK/PUBREC 0x97; a 3.1.1 one is
+  /// paused until every recipient has room (lossless, but one full queue holds the publisher).
+  case rejectPublish
+  /// Every QoS 1/2 publisher is paused until every recipient has room (lossless back-pressure).
+  case pausePublisher
+
+  /// Whether a full recipient holds the message back for everyone (the lossless policies).
+  var holdsPublisher: Bool { self == .rejectPublish || self == .pausePublisher }
 }
 
 /// A line the platform adds to the plan (its TLS sessions and heap): count x bytes each.
@@ -155,6 +176,7 @@ public struct BrokerPlan {
   var sessionBuckets: Reservation<UInt32>
   var sessionLinks: Reservation<UInt32>
   var qos2IDs: Reservation<UInt16>
+  var qos2Spill: Reservation<UInt64>
   var aliases: Reservation<UInt32>
   var subscriptions: Reservation<Subscription>
   var subscriptionBuckets: Reservation<UInt32>
@@ -218,6 +240,7 @@ public struct BrokerPlan {
     let sessionBuckets = m.reserve("session index", UInt32.self, count: SubscriptionTable.bucketCount(sessionCount))
     let sessionLinks = m.reserve("session index links", UInt32.self, count: sessionCount)
     let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: sessionCount * limits.inflightMax)
+    let qos2Spill = m.reserve("inbound QoS 2 spill table", UInt64.self, count: KeySet.slotCount(limits.qos2SpillCount))
     let aliases = m.reserve("topic aliases", UInt32.self, count: n * limits.topicAliasMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
     let buckets = m.reserve(
@@ -294,7 +317,7 @@ public struct BrokerPlan {
     precondition(m.totalBytes <= budget, "plan arithmetic exceeds the budget")
     var plan = BrokerPlan(
       limits: limits, connections: connections, sessions: sessions, clientIDs: clientIDs,
-      sessionBuckets: sessionBuckets, sessionLinks: sessionLinks, qos2IDs: qos2,
+      sessionBuckets: sessionBuckets, sessionLinks: sessionLinks, qos2IDs: qos2, qos2Spill: qos2Spill,
       aliases: aliases, subscriptions: subs, subscriptionBuckets: buckets, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
       retained: retained, rings: rings, largeBuffers: large, largeLinks: largeLinks, messages: messages,
       messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
@@ -337,6 +360,8 @@ extension Limits {
     if keepAliveMaxSeconds < 1 || keepAliveMaxSeconds > 65535 { throw fail("max_keepalive must be 1..65535") }
     if connectTimeoutSeconds < 1 || connectTimeoutSeconds > 3600 { throw fail("connect_timeout must be 1..3600") }
     if inflightMax < 1 || inflightMax > 65535 { throw fail("max_inflight_messages must be 1..65535") }
+    if inflightOutgoingMax < 1 || inflightOutgoingMax > 65535 { throw fail("max_inflight_outgoing must be 1..65535") }
+    if qos2SpillMax < 0 || qos2SpillMax > 1_000_000 { throw fail("qos2_spill_ids must be 0 (auto) or 1..1000000") }
     if sessionsMax != 0 && (sessionsMax < connectionsMax || sessionsMax > 10_000_000) {
       throw fail("max_sessions must be 0 or max_connections..10000000")
     }

@@ -37,6 +37,8 @@ struct Session {
   var usernameCount: UInt16 = 0
   var nextPacketID: UInt16 = 0
   var inflightCount: UInt16 = 0
+  /// Its inbound QoS 2 ids held in the shared spill table (beyond max_inflight_messages).
+  var qos2Spilled: UInt16 = 0
   /// Connection slot while online.
   var connection: UInt32 = slotNone
   var subscriptionHead: UInt32 = subscriptionNone
@@ -57,6 +59,11 @@ struct Session {
   /// Some in-flight entries are `unsent` (marked when the connection went): `pump` walks the
   /// in-flight list only then, not for every message.
   var resending = false
+  /// When messages dropped for it were last logged (seconds on the core's clock, +1; 0 = never):
+  /// one log line per session per minute at most.
+  var dropLoggedAt: UInt32 = 0
+  /// Messages this session missed (DropReason), for its log line and the simulator's oracle.
+  var droppedCount: UInt32 = 0
   /// Offline: when the session ends (ms; 0 = never).
   var expiresAt: UInt64 = 0
   /// Offline with a delayed will: when the will is published (ms; 0 = no will pending).
@@ -89,6 +96,7 @@ struct EntryPool {
   let entries: UnsafeMutableBufferPointer<QueueEntry>
   var freeHead: UInt32
   private(set) var freeCount: Int
+  var count: Int { entries.count }
 
   init(_ entries: UnsafeMutableBufferPointer<QueueEntry>) {
     self.entries = entries
@@ -147,14 +155,39 @@ struct EntryPool {
 }
 
 /// One recipient of a message being routed: the session, the QoS it gets (the highest of its
-/// matching subscriptions [MQTT-3.3.4-2]) and whether the retain flag is kept.
+/// matching subscriptions [MQTT-3.3.4-2]), whether the retain flag is kept, and whether it
+/// takes the message (`publish` decides: `drop`). 12 bytes.
 struct FanOut {
   var session: UInt32 = sessionNone
   /// The subscription entry (shared subscriptions: the group member chosen).
   var subscription: UInt32 = subscriptionNone
   var qos: QoS = .atMostOnce
-  var retainAsPublished = false
-  var shared = false
+  var flags: UInt8 = 0
+  /// Why this recipient does not get the message; nil: it does.
+  var drop: DropReason? = nil
+
+  init(
+    session: UInt32 = sessionNone, subscription: UInt32 = subscriptionNone, qos: QoS = .atMostOnce,
+    retainAsPublished: Bool = false, shared: Bool = false
+  ) {
+    self.session = session
+    self.subscription = subscription
+    self.qos = qos
+    self.retainAsPublished = retainAsPublished
+    self.shared = shared
+  }
+
+  var retainAsPublished: Bool {
+    get { flags & 1 != 0 }
+    set { flags = newValue ? flags | 1 : flags & ~1 }
+  }
+  var shared: Bool {
+    get { flags & 2 != 0 }
+    set { flags = newValue ? flags | 2 : flags & ~2 }
+  }
   /// Shared entries already resolved into a recipient (or skipped).
-  var done = false
+  var done: Bool {
+    get { flags & 4 != 0 }
+    set { flags = newValue ? flags | 4 : flags & ~4 }
+  }
 }

@@ -1,7 +1,7 @@
 import MQTTWire
 
-// Counters the broker keeps (published under $SYS in a later issue). Plain integers,
-// updated in place: no allocation.
+// Counters the broker keeps (published under $SYS, SysTopics.swift). Plain integers, updated
+// in place: no allocation.
 
 public enum CloseReason: UInt8, CaseIterable, Sendable {
   case clientDisconnect = 0  // DISCONNECT received
@@ -89,14 +89,24 @@ public struct Stats: Sendable {
   public var connectsReceived: UInt64 = 0
   public var bytesReceived: UInt64 = 0
   public var bytesSent: UInt64 = 0
-  /// QoS 0 messages not delivered because the subscriber's queue (or the store) was full.
-  public var messagesDroppedQueueFull: UInt64 = 0
+  /// Messages not delivered to one recipient, per reason (DropReason; README "Queue limits").
+  public var droppedQueueFull: UInt64 = 0
+  public var droppedFairShare: UInt64 = 0
+  public var droppedSendQueue: UInt64 = 0
+  public var droppedStoreFull: UInt64 = 0
+  /// Every drop, whatever the reason ($SYS/broker/publish/messages/dropped).
+  public var messagesDropped: UInt64 { droppedQueueFull &+ droppedFairShare &+ droppedSendQueue &+ droppedStoreFull }
+  /// Inbound QoS 2 ids of 3.1/3.1.1 clients in the shared spill table now, and publishers
+  /// disconnected because it was full (qos2_spill_ids).
+  public var qos2Spilled = 0
+  public var qos2SpillFull: UInt64 = 0
   public var subscriptionsActive = 0
   /// Subscriptions refused (SUBACK 0x80) because the table or the filter length limit.
   public var subscriptionsRefused: UInt64 = 0
   /// Times a connection's reading paused because no receive buffer was free.
   public var readPauses: UInt64 = 0
-  /// Times a publisher's reading paused because a subscriber's queue was full (back-pressure).
+  /// Times a publisher's reading paused (back-pressure: queue_full_action pause_publisher or
+  /// reject_publish, or a message that could not be stored at all).
   public var publisherPauses: UInt64 = 0
   /// QoS 1/2 PUBLISHes answered 0x97 quota exceeded (MQTT 5), delivered to nobody.
   public var messagesRejectedQuota: UInt64 = 0
@@ -137,4 +147,39 @@ public struct Stats: Sendable {
 /// TLS events the platform reports (`Broker.countTLS`).
 public enum TLSEvent: Sendable {
   case handshakeDone, handshakeFailed, refusedSessions, refusedHandshakes
+}
+
+/// Why a message was not delivered to one recipient (README "Queue limits"). The publisher
+/// and every other recipient are unaffected.
+public enum DropReason: UInt8, Sendable {
+  /// The recipient's queue held max_queued_messages (queue_full_action drop_newest or
+  /// drop_oldest: the newest or its oldest message goes).
+  case queueFull
+  /// A shared pool (queue entries, message store, send chunks) ran low and the recipient's
+  /// queue was already long: the pool's last quarter serves short queues only.
+  case fairShare
+  /// QoS 0: the recipient's send queue was full (max_queued_bytes or the send chunks).
+  case sendQueue
+  /// The message store or the queue entries had no room at all.
+  case storeFull
+
+  public var name: StaticString {
+    switch self {
+    case .queueFull: return "queue full"
+    case .fairShare: return "fair share of a low pool"
+    case .sendQueue: return "send queue full"
+    case .storeFull: return "message store full"
+    }
+  }
+}
+
+extension Stats {
+  mutating func countDrop(_ reason: DropReason) {
+    switch reason {
+    case .queueFull: droppedQueueFull &+= 1
+    case .fairShare: droppedFairShare &+= 1
+    case .sendQueue: droppedSendQueue &+= 1
+    case .storeFull: droppedStoreFull &+= 1
+    }
+  }
 }

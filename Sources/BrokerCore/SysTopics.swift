@@ -91,7 +91,7 @@ extension Broker {
     sys("$SYS/broker/messages/sent", st.packetsSent, now: now)
     sys("$SYS/broker/publish/messages/received", st.messagesReceived, now: now)
     sys("$SYS/broker/publish/messages/sent", st.messagesSent, now: now)
-    sys("$SYS/broker/publish/messages/dropped", st.messagesDroppedQueueFull, now: now)
+    sys("$SYS/broker/publish/messages/dropped", st.messagesDropped, now: now)
     sys("$SYS/broker/messages/stored", UInt64(store.count), now: now)
     sys("$SYS/broker/store/messages/count", UInt64(store.count), now: now)
     let chunksUsed = store.pool.count - store.freeChunks
@@ -111,7 +111,13 @@ extension Broker {
     sys("$SYS/broker/midge/connections/refused_store", st.connectionsRefusedStore, now: now)
     sys("$SYS/broker/midge/connections/refused_auth", st.connectionsRefusedAuth, now: now)
     sys("$SYS/broker/midge/subscriptions/refused", st.subscriptionsRefused, now: now)
-    sys("$SYS/broker/midge/messages/dropped_queue_full", st.messagesDroppedQueueFull, now: now)
+    sys("$SYS/broker/midge/messages/dropped_queue_full", st.messagesDropped, now: now)  // the total (older name)
+    sys("$SYS/broker/midge/messages/dropped/queue_full", st.droppedQueueFull, now: now)
+    sys("$SYS/broker/midge/messages/dropped/fair_share", st.droppedFairShare, now: now)
+    sys("$SYS/broker/midge/messages/dropped/send_queue", st.droppedSendQueue, now: now)
+    sys("$SYS/broker/midge/messages/dropped/store_full", st.droppedStoreFull, now: now)
+    sys("$SYS/broker/midge/qos2/spilled", UInt64(st.qos2Spilled), now: now)
+    sys("$SYS/broker/midge/qos2/spill_full", st.qos2SpillFull, now: now)
     sys("$SYS/broker/midge/messages/rejected_quota", st.messagesRejectedQuota, now: now)
     sys("$SYS/broker/midge/messages/expired", st.messagesExpired, now: now)
     sys("$SYS/broker/midge/messages/too_large_for_client", st.messagesTooLargeForClient, now: now)
@@ -153,7 +159,7 @@ extension Broker {
   private func publishLoad(_ st: Stats, now: UInt64) {
     load.update(
       [
-        st.packetsReceived, st.packetsSent, st.messagesDroppedQueueFull, st.messagesReceived, st.messagesSent,
+        st.packetsReceived, st.packetsSent, st.messagesDropped, st.messagesReceived, st.messagesSent,
         st.bytesReceived, st.bytesSent, st.connectsReceived, st.connectionsAccepted,
       ], now: now)
     let v = load.values

@@ -324,6 +324,10 @@ public enum Config {
       s.limits.connectTimeoutSeconds = try count(1, 3600)
     } else if eq(key, "max_inflight_messages") {
       s.limits.inflightMax = try count(1, 65535)
+    } else if eq(key, "max_inflight_outgoing") {
+      s.limits.inflightOutgoingMax = try count(1, 65535)
+    } else if eq(key, "qos2_spill_ids") {
+      s.limits.qos2SpillMax = try count(0, 1_000_000)
     } else if eq(key, "max_sessions") {
       s.limits.sessionsMax = try count(0, 10_000_000)
     } else if eq(key, "max_queued_messages") {
@@ -334,11 +338,19 @@ public enum Config {
     } else if eq(key, "queue_qos0_messages") {
       s.limits.queueQoS0 = try flag()
     } else if eq(key, "queue_full_action") {
+      // quota_exceeded and pause: the names before drop_newest became the default.
       let v = try one()
-      if eq(v, "quota_exceeded") { s.limits.queueFullAction = .quotaExceeded } else if eq(v, "pause") {
-        s.limits.queueFullAction = .pause
+      if eq(v, "drop_newest") {
+        s.limits.queueFullAction = .dropNewest
+      } else if eq(v, "drop_oldest") {
+        s.limits.queueFullAction = .dropOldest
+      } else if eq(v, "reject_publish") || eq(v, "quota_exceeded") {
+        s.limits.queueFullAction = .rejectPublish
+      } else if eq(v, "pause_publisher") || eq(v, "pause") {
+        s.limits.queueFullAction = .pausePublisher
       } else {
-        throw ConfigError("invalid value '\(v)' for 'queue_full_action' (quota_exceeded or pause)")
+        throw ConfigError(
+          "invalid value '\(v)' for 'queue_full_action' (drop_newest, drop_oldest, reject_publish or pause_publisher)")
       }
     } else if eq(key, "max_retained_messages") {
       s.limits.retainedMessagesMax = try count(0, 10_000_000)

@@ -25,6 +25,17 @@ extension EventLoop {
   }
 
   func logClientEvent(_ id: ConnectionID, _ event: ClientEvent) {
+    if case .messagesDropped(let clientID, let reason) = event {
+      // Mosquitto's wording, with the reason (README "Queue limits").
+      Log.line(.notice) { l in
+        l.add("Outgoing messages are being dropped for client ")
+        l.add(clientID)
+        l.add(" (")
+        l.add(reason.name)
+        l.add(").")
+      }
+      return
+    }
     let s = Int(id.slot)
     guard s < sockets.count else { return }
     let fd = sockets[s].fd
@@ -97,6 +108,8 @@ extension EventLoop {
         l.add(" unsubscribed from ")
         l.add(filter)
       }
+    case .messagesDropped:
+      break  // logged above
     }
   }
 

@@ -101,7 +101,7 @@ struct RandomizedTests {
       #expect(net.peer(p).pending.isEmpty, "seed \(seed): bytes left unread")
       #expect(net.closed(p) == nil, "seed \(seed): publisher closed")
     }
-    #expect(net.stats.messagesDroppedQueueFull == 0)
+    #expect(net.stats.messagesDropped == 0)
     for (c, fs) in subs {
       let got = net.take(c)
       #expect(got.allSatisfy { $0.first == 0x30 })

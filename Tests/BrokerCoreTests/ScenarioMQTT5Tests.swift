@@ -383,7 +383,7 @@ struct ScenarioMQTT5Tests {
 
   @Test("a PUBREC with a failure reason ends the QoS 2 flow (no PUBREL) and frees the slot (§4.3.3)")
   func pubrecFailure() throws {
-    let net = FakeNetwork(limits { $0.inflightMax = 1 })
+    let net = FakeNetwork(limits { $0.inflightOutgoingMax = 1 })
     let s = try net.join("s", v5: true)
     net.sub(s, "t", qos: 2, v5: true)
     let p = try net.join("p", v5: true)
@@ -417,9 +417,12 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
-  @Test("QoS 2 publisher rejected for a full queue gets PUBREC 0x97 and no state is kept (PUBREL → PUBCOMP 0x92)")
+  @Test("reject_publish: a QoS 2 publisher rejected for a full queue gets PUBREC 0x97 and no state is kept (PUBREL → PUBCOMP 0x92)")
   func qos2QuotaExceeded() throws {
-    let net = FakeNetwork(limits { $0.queuedMessagesMax = 1 })
+    let net = FakeNetwork(limits {
+      $0.queuedMessagesMax = 1
+      $0.queueFullAction = .rejectPublish
+    })
     let off = try net.join("off", v5: true, clean: false, properties: keep(true))
     net.sub(off, "t", qos: 2, v5: true)
     net.hangUp(off)

@@ -111,7 +111,7 @@ struct ScenarioQoSTests {
   @Test("in-flight window = max_inflight_messages: never more unacknowledged PUBLISHes; the rest queued in order and sent as acks arrive [MQTT-4.9.0-2]",
     arguments: [false, true])
   func inflightWindow(v5: Bool) throws {
-    let net = FakeNetwork(limits { $0.inflightMax = 3 })
+    let net = FakeNetwork(limits { $0.inflightOutgoingMax = 3 })
     let s = try net.join("s", v5: v5)
     net.sub(s, "t", qos: 1, v5: v5)
     let pub = try net.join("p", v5: v5)
@@ -135,7 +135,7 @@ struct ScenarioQoSTests {
 
   @Test("MQTT 5: the client's Receive Maximum below max_inflight_messages limits the window [MQTT-3.3.4-7] [MQTT-3.3.4-8]")
   func receiveMaximum() throws {
-    let net = FakeNetwork(limits { $0.inflightMax = 5 })
+    let net = FakeNetwork(limits { $0.inflightOutgoingMax = 5 })
     let s = try net.join("s", v5: true, properties: Prop.receiveMaximum(2))
     net.sub(s, "t", qos: 2, v5: true)
     let pub = try net.join("p", v5: true)
@@ -152,7 +152,7 @@ struct ScenarioQoSTests {
 
   @Test("QoS 2 out occupies its in-flight slot until PUBCOMP [MQTT-4.9.0-2]")
   func qos2WindowUntilPubcomp() throws {
-    let net = FakeNetwork(limits { $0.inflightMax = 1 })
+    let net = FakeNetwork(limits { $0.inflightOutgoingMax = 1 })
     let s = try net.join("s", v5: false)
     net.sub(s, "t", qos: 2, v5: false)
     let pub = try net.join("p", v5: false)
@@ -185,7 +185,7 @@ struct ScenarioQoSTests {
 
   @Test("order per topic is kept across QoS 0/1/2 when the window is full [MQTT-4.6.0-5] [MQTT-4.6.0-6]", arguments: [false, true])
   func orderPreserved(v5: Bool) throws {
-    let net = FakeNetwork(limits { $0.inflightMax = 2 })
+    let net = FakeNetwork(limits { $0.inflightOutgoingMax = 2 })
     let s = try net.join("s", v5: v5)
     net.sub(s, "t", qos: 2, v5: v5)
     let pub = try net.join("p", v5: v5)
@@ -242,9 +242,12 @@ struct ScenarioQoSTests {
 
   // MARK: queue limits
 
-  @Test("MQTT 5: a QoS 1 publisher gets PUBACK 0x97 once an offline subscriber's queue (max_queued_messages) is full; the message goes to nobody")
+  @Test("reject_publish, MQTT 5: a QoS 1 publisher gets PUBACK 0x97 once an offline subscriber's queue (max_queued_messages) is full; the message goes to nobody")
   func queueFullQuota() throws {
-    let net = FakeNetwork(limits { $0.queuedMessagesMax = 2 })
+    let net = FakeNetwork(limits {
+      $0.queuedMessagesMax = 2
+      $0.queueFullAction = .rejectPublish
+    })
     let off = try net.join("off", v5: false, clean: false)
     net.sub(off, "t", qos: 1, v5: false)
     net.hangUp(off)
@@ -262,11 +265,12 @@ struct ScenarioQoSTests {
     net.finish()
   }
 
-  @Test("3.1.1: a QoS 1 publisher is paused (no PUBACK, later packets not read) while a subscriber's queue is full, then everything proceeds with no loss")
+  @Test("pause_publisher, 3.1.1: a QoS 1 publisher is paused (no PUBACK, later packets not read) while a subscriber's queue is full, then everything proceeds with no loss")
   func queueFullPause() throws {
     let net = FakeNetwork(limits {
       $0.queuedMessagesMax = 2
-      $0.inflightMax = 2
+      $0.inflightOutgoingMax = 2
+      $0.queueFullAction = .pausePublisher
     })
     let off = try net.join("off", v5: false, clean: false)
     net.sub(off, "t", qos: 1, v5: false)
@@ -291,7 +295,7 @@ struct ScenarioQoSTests {
     net.finish()
   }
 
-  @Test("QoS 0 to a full queue is dropped and counted (stats.messagesDroppedQueueFull); the publisher is not paused")
+  @Test("QoS 0 to a full queue is dropped and counted (stats.messagesDropped); the publisher is not paused")
   func queueFullQoS0() throws {
     let net = FakeNetwork(limits {
       $0.queuedMessagesMax = 1
@@ -305,9 +309,86 @@ struct ScenarioQoSTests {
     net.send(pub, C.publish("t", "q0b", v5: false))
     net.send(pub, P.pingreq)
     #expect(net.out(pub, v5: false).map(\.bytes) == [P.pingresp])
-    #expect(net.stats.messagesDroppedQueueFull == 1)
+    #expect(net.stats.messagesDropped == 1)
     let (_, got) = try net.resume("off", v5: false)
     #expect(got.filter { $0.type == 3 }.map(\.text) == ["q0a"])
+    net.finish()
+  }
+
+  @Test("drop_newest (default): a full offline queue costs only that session its newest messages; the publisher is acknowledged at once and the live subscriber gets everything", arguments: [false, true])
+  func queueFullDropNewest(v5: Bool) throws {
+    let net = FakeNetwork(limits { $0.queuedMessagesMax = 3 })
+    let phone = try net.join("phone", v5: false, clean: false)
+    net.sub(phone, "home/#", qos: 1, v5: false)
+    net.hangUp(phone)
+    let live = try net.join("live", v5: false)
+    net.sub(live, "home/#", qos: 1, v5: false)
+    let sensor = try net.join("sensor", v5: v5)
+    for i in 1...8 { net.send(sensor, C.publish("home/temp", "m\(i)", v5: v5, qos: 1, id: UInt16(i))) }
+    let acks = net.out(sensor, v5: v5)
+    #expect(acks.map(\.packetID) == Array(1...8).map(UInt16.init), "every message acknowledged, none held back")
+    #expect(acks.allSatisfy { ($0.reason ?? 0) == 0 })
+    #expect(net.publishes(live, v5: false).map(\.text) == (1...8).map { "m\($0)" })
+    #expect(net.stats.droppedQueueFull == 5)
+    #expect(net.stats.publisherPauses == 0)
+    let (_, got) = try net.resume("phone", v5: false)
+    #expect(got.filter { $0.type == 3 }.map(\.text) == ["m1", "m2", "m3"], "the oldest it had room for")
+    net.finish()
+  }
+
+  @Test("drop_oldest: the full session keeps the newest messages; the others are unaffected")
+  func queueFullDropOldest() throws {
+    let net = FakeNetwork(limits {
+      $0.queuedMessagesMax = 3
+      $0.queueFullAction = .dropOldest
+    })
+    let phone = try net.join("phone", v5: false, clean: false)
+    net.sub(phone, "home/#", qos: 1, v5: false)
+    net.hangUp(phone)
+    let sensor = try net.join("sensor", v5: false)
+    for i in 1...8 { net.send(sensor, C.publish("home/temp", "m\(i)", v5: false, qos: 1, id: UInt16(i))) }
+    #expect(net.out(sensor, v5: false).count == 8)
+    #expect(net.stats.droppedQueueFull == 5)
+    let (_, got) = try net.resume("phone", v5: false)
+    #expect(got.filter { $0.type == 3 }.map(\.text) == ["m6", "m7", "m8"], "the newest")
+    net.finish()
+  }
+
+  @Test("fair share: offline sessions with long queues cannot take the last quarter of the queue entries; a healthy subscriber still gets every message")
+  func fairShareEntries() throws {
+    let net = FakeNetwork(limits {
+      $0.queuedMessagesMax = 100_000
+      $0.inflightMax = 2
+    })
+    let entries = net.plan.queueEntries
+    var offline: [String] = []
+    for k in 0..<4 {
+      let c = try net.join("off\(k)", v5: false, clean: false)
+      net.sub(c, "load/#", qos: 1, v5: false)
+      net.hangUp(c)
+      offline.append("off\(k)")
+    }
+    let healthy = try net.join("healthy", v5: false)
+    net.sub(healthy, "load/#", qos: 1, v5: false)
+    let pub = try net.join("pub", v5: false)
+    var received = 0
+    var acked = 0
+    var id: UInt16 = 0
+    // Enough messages to exhaust the entries several times over without the rule.
+    for _ in 0..<(entries / 2) {
+      id = id == 65535 ? 1 : id + 1
+      net.send(pub, C.publish("load/x", "m", v5: false, qos: 1, id: id))
+      acked += net.out(pub, v5: false).count
+      for m in net.publishes(healthy, v5: false) {
+        received += 1
+        net.send(healthy, C.puback(m.packetID))
+      }
+    }
+    #expect(acked == entries / 2, "the publisher is never held back")
+    #expect(received == entries / 2, "the healthy subscriber gets every message")
+    #expect(net.stats.droppedFairShare > 0)
+    #expect(net.broker.entries.freeCount >= entries / Broker.poolReserveDivisor - 4)
+    #expect(net.closed(pub) == nil)
     net.finish()
   }
 }

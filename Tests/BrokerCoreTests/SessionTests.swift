@@ -80,26 +80,53 @@ struct QoSTests {
     net.closeAllAndCheckPools()
   }
 
-  @Test("more unreleased QoS 2 messages than max_inflight_messages: the excess is not acknowledged and the publisher is closed; none is delivered twice [MQTT-4.3.3-2]")
-  func qos2WindowOverflow() throws {
-    let net = FakeNetwork()
+  @Test("3.1.1: unreleased QoS 2 ids beyond max_inflight_messages spill into the shared table; resends are acknowledged, not delivered again; only a full table closes the publisher, without acknowledging [MQTT-4.3.3-2]")
+  func qos2WindowSpill() throws {
+    let net = FakeNetwork(limits { $0.qos2SpillMax = 2 })
     let window = net.broker.limits.inflightMax
     let sub = try net.client("sub")
     let pub = try net.client("pub")
     net.send(sub, P.subscribe(1, "w"))
     _ = net.take(sub)
-    for id in 1...window { net.send(pub, P.publish("w", "m\(id)", qos: 2, id: UInt16(id))) }
-    #expect(net.take(sub).count == window)
-    // A resend of an unreleased one is acknowledged again but not delivered again.
+    for id in 1...(window + 2) { net.send(pub, P.publish("w", "m\(id)", qos: 2, id: UInt16(id))) }
+    #expect(net.take(sub).count == window + 2)
+    #expect(net.stats.qos2Spilled == 2)
+    // Resends of an unreleased one, in the window and spilled, are acknowledged again but not
+    // delivered again.
     net.send(pub, P.publish("w", "m1", qos: 2, dup: true, id: 1))
+    net.send(pub, P.publish("w", "m\(window + 2)", qos: 2, dup: true, id: UInt16(window + 2)))
     #expect(net.take(sub).isEmpty, "a QoS 2 message must not be delivered twice")
-    #expect(net.take(pub).map(\.bytes) == (1...window).map { P.ack(0x50, UInt16($0)) } + [P.ack(0x50, 1)])
-    // One more new identifier does not fit the window: no PUBREC, no delivery, closed.
-    net.send(pub, P.publish("w", "over", qos: 2, id: UInt16(window + 1)))
+    #expect(
+      net.take(pub).map(\.bytes)
+        == (1...(window + 2)).map { P.ack(0x50, UInt16($0)) } + [P.ack(0x50, 1), P.ack(0x50, UInt16(window + 2))])
+    // PUBREL of a spilled id frees its place: one more fits.
+    net.send(pub, P.ack(0x62, UInt16(window + 1)))
+    #expect(net.take(pub).map(\.bytes) == [P.ack(0x70, UInt16(window + 1))])
+    net.send(pub, P.publish("w", "again", qos: 2, id: UInt16(window + 3)))
+    #expect(net.take(sub).count == 1)
+    #expect(net.take(pub).map(\.bytes) == [P.ack(0x50, UInt16(window + 3))])
+    // The table is full now: one more new id is neither acknowledged nor delivered, closed.
+    net.send(pub, P.publish("w", "over", qos: 2, id: UInt16(window + 4)))
     #expect(net.take(sub).isEmpty)
     #expect(net.take(pub).isEmpty)
     #expect(net.closed(pub) == .inflightExceeded)
+    #expect(net.stats.qos2SpillFull == 1)
     net.closeAllAndCheckPools()
+  }
+
+  @Test("MQTT 5: one unreleased QoS 2 PUBLISH more than the Receive Maximum is refused with DISCONNECT 0x93, never spilled [MQTT-3.3.4-9]")
+  func qos2ReceiveMaximumV5() throws {
+    let net = FakeNetwork()
+    let window = net.broker.limits.inflightMax
+    let p = try net.join("p", v5: true)
+    for id in 1...window { net.send(p, C.publish("t", "m", v5: true, qos: 2, id: UInt16(id))) }
+    #expect(net.out(p, v5: true).count == window)
+    net.send(p, C.publish("t", "over", v5: true, qos: 2, id: UInt16(window + 1)))
+    let last = net.out(p, v5: true)
+    #expect(last.map(\.type) == [14])
+    #expect(last.first?.reason == 0x93)
+    #expect(net.stats.qos2Spilled == 0)
+    net.finish()
   }
 
   @Test("QoS 2 state ends with the connection: a reconnect may reuse the id")

@@ -258,10 +258,17 @@ final class SimOracle {
   /// Retained messages the broker counted as not kept (full stores).
   let retainedRefused: UInt64
 
-  init(log: SimLog, features: SimFeatures, dropEvents: [Int], retainedRefused: UInt64 = 0) {
+  /// Per client: events right after a drop was counted for its session (ascending).
+  let clientDropEvents: [Int: [Int]]
+
+  init(
+    log: SimLog, features: SimFeatures, dropEvents: [Int], clientDropEvents: [Int: [Int]] = [:],
+    retainedRefused: UInt64 = 0
+  ) {
     self.log = log
     self.features = features
     self.dropEvents = dropEvents
+    self.clientDropEvents = clientDropEvents
     self.retainedRefused = retainedRefused
   }
 
@@ -274,6 +281,11 @@ final class SimOracle {
       if dropEvents[mid] <= after { lo = mid + 1 } else { hi = mid }
     }
     return lo < dropEvents.count && dropEvents[lo] <= upTo
+  }
+
+  /// Whether the broker counted a drop for this client's session in (after, upTo].
+  func dropped(for client: Int, after: Int, upTo: Int) -> Bool {
+    (clientDropEvents[client] ?? []).contains { $0 > after && $0 <= upTo }
   }
 
   func check() -> String? {
@@ -352,6 +364,10 @@ final class SimOracle {
         // A will has no publisher to hold back: the broker drops a copy for a full queue and
         // counts it (checked: a drop was counted in the step that published it).
         if m.isWill && got.isEmpty && dropped(after: m.sentAt - 1, upTo: m.sentAt + 1_000_000) { continue }
+        // Isolation: a client misses an acknowledged message only when a drop was counted for
+        // its own session while the message was routed (queue full, fair share of a low pool);
+        // never because of another session's limit (README "Queue limits").
+        if got.isEmpty && dropped(for: client, after: m.sentAt - 1, upTo: m.processedAt ?? end) { continue }
         owedAtLeastOnce += 1
         if got.isEmpty {
           return "\(m.label) (from client \(m.publisher)), acknowledged to its publisher, never reached client \(client) "

@@ -101,7 +101,7 @@ struct ConfigParseTests {
     #expect(s.limits.sessionsMax == 3000)
     #expect(s.limits.queuedMessagesMax == 50)
     #expect(s.limits.queueQoS0)
-    #expect(s.limits.queueFullAction == .pause)
+    #expect(s.limits.queueFullAction == .pausePublisher)
     #expect(s.limits.retainedMessagesMax == 77)
     #expect(s.limits.retainedBytesMax == 64 << 10)
     #expect(!s.limits.retainAvailable)
@@ -112,7 +112,7 @@ struct ConfigParseTests {
       #expect(try parsed("persistent_client_expiration \(text)").limits.persistentExpirySeconds == seconds)
     }
     #expect(parseError("persistent_client_expiration 1x") == "test.conf:1: invalid duration '1x' for 'persistent_client_expiration' (e.g. 3600, 1h, 2d, 1w, 1m, 1y)")
-    #expect(parseError("queue_full_action drop") == "test.conf:1: invalid value 'drop' for 'queue_full_action' (quota_exceeded or pause)")
+    #expect(parseError("queue_full_action drop") == "test.conf:1: invalid value 'drop' for 'queue_full_action' (drop_newest, drop_oldest, reject_publish or pause_publisher)")
     #expect(parseError("retain_available yes") == "test.conf:1: invalid value 'yes' for 'retain_available' (true or false)")
   }
 
