@@ -119,8 +119,10 @@ extension Broker {
   /// acknowledgements behind this very PUBLISH are read.
   func admission(_ session: UInt32, qos: QoS, ownMessage: Bool) -> DropReason? {
     guard keepsMessage(session, qos: qos) else { return nil }
-    let waiting = Int(sessions[Int(session)].pendingCount)
-    if waiting >= limits.inflightMax && sharedPoolsLow { return .fairShare }
+    let si = Int(session)
+    let waiting = Int(sessions[si].pendingCount)
+    // Fair share: what it holds, waiting and in flight (a stalled client fills its window first).
+    if waiting + Int(sessions[si].inflightCount) >= limits.inflightMax && sharedPoolsLow { return .fairShare }
     let full = waiting >= limits.queuedMessagesMax && !(ownMessage && qos != .atMostOnce)
     return full && limits.queueFullAction != .dropOldest ? .queueFull : nil
   }

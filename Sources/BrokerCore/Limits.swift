@@ -43,7 +43,7 @@ public struct Limits: Sendable, Equatable {
   /// The outgoing window per client (`max_inflight_outgoing`): QoS 1 and 2 messages sent and
   /// not yet acknowledged (an MQTT 5 client's smaller Receive Maximum wins). Entries come from
   /// the shared queue-entry pool, so a larger window costs no reservation.
-  public var inflightOutgoingMax = 256
+  public var inflightOutgoingMax = 1024
   /// Inbound QoS 2 packet ids of 3.1/3.1.1 clients beyond `max_inflight_messages`, all sessions
   /// together (`qos2_spill_ids`; 0 = max_connections, at least 64 and at most 4096: see
   /// `qos2SpillCount`). When full, a 3.1.1 publisher that sends one more unreleased QoS 2

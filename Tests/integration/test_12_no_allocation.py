@@ -8,7 +8,8 @@ wildcard fan-out, large packets, takeovers, garbage, keep-alive expiry, connect 
 unsubscribes, disconnects, and the session paths: persistent sessions with queued QoS 1/2
 messages and redelivery, retained set/replace/clear, wills (immediate and delayed), MQTT 5
 topic aliases, shared subscriptions, subscription identifiers, message expiry, session expiry
-and a full queue answered 0x97 -- then stops the broker and requires M == 0. N > 0 proves the
+a full offline queue (drops for that session only) and a 3.1.1 QoS 2 burst past the window
+(the spill table) -- then stops the broker and requires M == 0. N > 0 proves the
 wrappers are linked (a build without them would log nothing and fail here, not pass).
 With MIDGE_ALLOC_TRAP=1 (set by `make test` for every integration run) an allocation after
 startup traps at once, and the harness reports the crash.
@@ -134,15 +135,30 @@ def run_session_workload(port):
         back5.wait_messages(10)
         back5.subscribe("r/#", 1)
         back5.wait_payload(b"two")
-        # A full queue: an offline MQTT 5 session's queue (max_queued_messages 20) fills and the
-        # MQTT 5 publisher gets 0x97.
+        # A full queue: an offline MQTT 5 session's queue (max_queued_messages 20) fills; the
+        # default queue_full_action drop_newest drops for that session only (counted, logged)
+        # and the MQTT 5 publisher is acknowledged every time.
         full = PahoClient(port, "alloc-full", version=V5, clean=False,
                           properties={"SessionExpiryInterval": 60}).wait_connected()
         clients.append(full)
         full.subscribe("f/t", 1)
         full.disconnect()
         codes = [pub.publish("f/t", b"f", qos=1) for _ in range(25)]
-        assert 0x97 in codes, codes
+        assert codes == [0] * 25, codes
+        # A 3.1.1 publisher with more unreleased QoS 2 messages than max_inflight_messages (20):
+        # the ids beyond the window go to the shared spill table, then PUBREL frees them.
+        raw = mqttraw.connected_client(port, client_id="alloc-q2", timeout=scaled(5))
+        burst = 30
+        for i in range(1, burst + 1):
+            raw.send(mqttraw.packet(0x34, mqttraw.mqtt_string("q2/t") + i.to_bytes(2, "big") + b"x"))  # QoS 2
+        for i in range(1, burst + 1):
+            assert raw.read_packet(scaled(5))[0] == 0x50  # PUBREC
+        for i in range(1, burst + 1):
+            raw.send(mqttraw.packet(0x62, i.to_bytes(2, "big")))
+        for i in range(1, burst + 1):
+            assert raw.read_packet(scaled(5))[0] == 0x70  # PUBCOMP
+        raw.send(mqttraw.DISCONNECT)
+        raw.close()
         # Wills: one published at once (killed), one delayed (published 1 s later).
         watcher = PahoClient(port, "alloc-watch", version=V5).wait_connected()
         clients.append(watcher)
