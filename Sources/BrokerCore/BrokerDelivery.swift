@@ -119,10 +119,10 @@ extension Broker {
   /// acknowledgements behind this very PUBLISH are read.
   func admission(_ session: UInt32, qos: QoS, ownMessage: Bool) -> DropReason? {
     guard keepsMessage(session, qos: qos) else { return nil }
-    let si = Int(session)
-    let waiting = Int(sessions[si].pendingCount)
-    // Fair share: what it holds, waiting and in flight (a stalled client fills its window first).
-    if waiting + Int(sessions[si].inflightCount) >= limits.inflightMax && sharedPoolsLow { return .fairShare }
+    // Fair share: a queue is long when messages wait beyond the window (its client does not
+    // keep up); what is in flight is bounded per connection by max_inflight_outgoing.
+    let waiting = Int(sessions[Int(session)].pendingCount)
+    if waiting >= limits.inflightMax && sharedPoolsLow { return .fairShare }
     let full = waiting >= limits.queuedMessagesMax && !(ownMessage && qos != .atMostOnce)
     return full && limits.queueFullAction != .dropOldest ? .queueFull : nil
   }
