@@ -414,7 +414,7 @@ public final class Broker {
       do {
         status = try Frame.detect(window, maxPacketBytes: limits.packetBytesMax, version: connections[s].version)
       } catch {
-        close(s, error == .packetTooLarge ? .packetTooLarge : .malformed)
+        close(s, for: error)
         break
       }
       guard case .complete(let frame) = status else { break }
