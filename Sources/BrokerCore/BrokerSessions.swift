@@ -140,10 +140,14 @@ extension Broker {
   // MARK: closing
 
   /// Closes for bytes that do not decode, as the codec's table says (`DecodeError.outcome`):
-  /// the close reason, and for MQTT 5 the DISCONNECT reason code.
-  func close(_ s: Int, for error: DecodeError) {
+  /// the close reason, and for MQTT 5 the DISCONNECT reason code. `header`: the bytes from the
+  /// packet's first byte on; for a packet too large, the size its fixed header announces is
+  /// readable during the `.closed` report (`tooLargePacketBytes`, for the log line).
+  func close(_ s: Int, for error: DecodeError, header: UnsafeRawBufferPointer? = nil) {
     let outcome = error.outcome
+    if error == .packetTooLarge, let header { tooLargePacketBytes = Frame.announcedLength(header) ?? 0 }
     close(s, CloseReason(outcome.kind), disconnect: outcome.reasonCode(in: .disconnect))
+    tooLargePacketBytes = 0
   }
 
   /// `disconnect`: the MQTT 5 DISCONNECT reason code when it is not `reason.disconnectReason`.
