@@ -96,6 +96,9 @@ public final class Broker {
   public var versionText: StaticString = "unknown"
   /// The client identifier of the CONNECT being handled (empty outside handleConnect).
   var connectingClientID = UnsafeRawBufferPointer(start: nil, count: 0)
+  /// During the `.closed(.packetTooLarge, ...)` report: the packet size its fixed header
+  /// announced (0 otherwise), for the log line.
+  public internal(set) var tooLargePacketBytes = 0
   /// The platform's handler for client events (connection log lines); see Events.swift.
   public var clientEvents: ((ConnectionID, ClientEvent) -> Void)? = nil
   static let scanIntervalMs: UInt64 = 100
@@ -414,7 +417,7 @@ public final class Broker {
       do {
         status = try Frame.detect(window, maxPacketBytes: limits.packetBytesMax, version: connections[s].version)
       } catch {
-        close(s, error == .packetTooLarge ? .packetTooLarge : .malformed)
+        close(s, for: error, header: window)
         break
       }
       guard case .complete(let frame) = status else { break }

@@ -15,9 +15,9 @@ extension Broker {
         refuseConnect(s, .unacceptableProtocolVersion)  // [MQTT-3.1.2-2]
       } else if connections[s].state == .awaitingConnect, frame.type == .connect, isV5Connect(bytes, frame) {
         // A malformed MQTT 5 CONNECT: CONNACK with the reason, then close [MQTT-3.1.4-1].
-        refuseConnect(s, .unacceptableProtocolVersion, v5: error.reasonCode)
+        refuseConnect(s, .unacceptableProtocolVersion, v5: error.outcome.reasonCode(in: .connack))
       } else {
-        close(s, isMalformed(error) ? .malformed : .protocolError)
+        close(s, for: error)
       }
       return true
     }
@@ -62,7 +62,7 @@ extension Broker {
       // [MQTT-4.12.0-1]; in 3.1.1 it does not decode at all.
       close(s, .protocolError)
     case .connack, .suback, .unsuback, .pingresp:
-      close(s, .protocolError)  // server-to-client packets
+      close(s, for: .serverOnlyPacket)  // server-to-client packets
     }
     return true
   }
@@ -70,11 +70,6 @@ extension Broker {
   func heard(_ s: Int, now: UInt64) {
     let keepAlive = connections[s].keepAliveMs
     connections[s].deadline = keepAlive > 0 ? now + UInt64(keepAlive) : 0
-  }
-
-  func isMalformed(_ error: DecodeError) -> Bool {
-    error == .malformedVariableByteInteger || error == .truncated || error == .trailingBytes
-      || error == .invalidUTF8 || error == .nullCharacter || error == .malformedProperty
   }
 
   /// Whether the bytes are a CONNECT with protocol level 5 (to answer a bad one in kind).

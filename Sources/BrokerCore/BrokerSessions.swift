@@ -139,13 +139,25 @@ extension Broker {
 
   // MARK: closing
 
-  func close(_ s: Int, _ reason: CloseReason) {
+  /// Closes for bytes that do not decode, as the codec's table says (`DecodeError.outcome`):
+  /// the close reason, and for MQTT 5 the DISCONNECT reason code. `header`: the bytes from the
+  /// packet's first byte on; for a packet too large, the size its fixed header announces is
+  /// readable during the `.closed` report (`tooLargePacketBytes`, for the log line).
+  func close(_ s: Int, for error: DecodeError, header: UnsafeRawBufferPointer? = nil) {
+    let outcome = error.outcome
+    if error == .packetTooLarge, let header { tooLargePacketBytes = Frame.announcedLength(header) ?? 0 }
+    close(s, CloseReason(outcome.kind), disconnect: outcome.reasonCode(in: .disconnect))
+    tooLargePacketBytes = 0
+  }
+
+  /// `disconnect`: the MQTT 5 DISCONNECT reason code when it is not `reason.disconnectReason`.
+  func close(_ s: Int, _ reason: CloseReason, disconnect: ReasonCode? = nil) {
     let state = connections[s].state
     guard state == .awaitingConnect || state == .connected else { return }
     if reason != .connectRefused { report(s, .closed(reason, wasConnected: state == .connected)) }
     if state == .connected {
       stats.clientsConnected -= 1
-      if connections[s].version == .v5, let code = reason.disconnectReason {
+      if connections[s].version == .v5, let code = disconnect ?? reason.disconnectReason {
         // MQTT 5: the server says why before closing [MQTT-4.13.1-1], when it fits.
         let size = Encode.totalSize(
           remaining: Encode.reasonPacketRemainingLength(reasonCode: code.rawValue, properties: Properties?.none))

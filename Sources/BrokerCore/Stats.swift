@@ -44,7 +44,20 @@ public enum CloseReason: UInt8, CaseIterable, Sendable {
     }
   }
 
-  /// The MQTT 5 DISCONNECT reason sent to the client before closing, when there is one.
+  /// The close for bytes that do not decode, by the class the codec's table gives
+  /// (`DecodeError.outcome`).
+  init(_ kind: DecodeOutcome.Kind) {
+    switch kind {
+    case .malformed: self = .malformed
+    case .protocolError: self = .protocolError
+    case .packetTooLarge: self = .packetTooLarge
+    case .topicAliasInvalid: self = .topicAliasInvalid
+    case .payloadFormatInvalid: self = .payloadFormatInvalid
+    }
+  }
+
+  /// The MQTT 5 DISCONNECT reason sent to the client before closing, when there is one (a
+  /// decode error's own reason code, from `DecodeError.outcome`, takes its place).
   var disconnectReason: ReasonCode? {
     switch self {
     case .protocolError: return .protocolError

@@ -1,7 +1,10 @@
-// Decode errors. Each names one precise cause and the spec rule it enforces; `reasonCode`
-// maps it to the single MQTT 5 reason code a server answers with. MQTT 3.1.1 has no reason
-// codes: there every error except `unsupportedProtocolLevel` closes the connection
-// ([MQTT-4.8.0-1]: a server that detects a malformed packet or protocol error closes).
+// Decode errors. Each names one precise cause and the spec rule it enforces; `outcome` is the
+// one table of what a server does about each (§4.13.1): the class of the close (Malformed
+// Packet, Protocol Error, or a more specific one) and the MQTT 5 reason code it answers with,
+// in CONNACK for an error in CONNECT and in DISCONNECT after it. The broker core closes,
+// counts, logs and answers from this table only. MQTT 3.1.1 has no reason codes: there every
+// error except `unsupportedProtocolLevel` closes the connection ([MQTT-4.8.0-1]: a server that
+// detects a malformed packet or protocol error closes).
 
 public enum DecodeError: Error, Equatable, Sendable {
   /// A variable byte integer longer than four bytes. [MQTT-1.5.5-1] (3.1.1: §2.2.3)
@@ -36,9 +39,10 @@ public enum DecodeError: Error, Equatable, Sendable {
   case zeroPacketIdentifier
   /// A topic name containing `+` or `#`. [MQTT-3.3.2-2]
   case wildcardInTopicName
-  /// An empty topic name or topic filter. [MQTT-4.7.3-1]
+  /// An empty topic name (a 3.1.1 PUBLISH, a will topic). [MQTT-4.7.3-1]
   case emptyTopic
-  /// `#` not last or not alone in its level, or `+` not alone in its level. [MQTT-4.7.1-2..3]
+  /// An empty topic filter [MQTT-4.7.3-1]; `#` not last or not alone in its level, or `+` not
+  /// alone in its level. [MQTT-4.7.1-2..3]
   case invalidTopicFilter
   /// SUBSCRIBE or UNSUBSCRIBE without any topic filter. [MQTT-3.8.3-3] [MQTT-3.10.3-2]
   case noTopicFilters
@@ -51,9 +55,11 @@ public enum DecodeError: Error, Equatable, Sendable {
   case malformedProperty
   /// MQTT 5: a property that may appear once appears twice (§2.2.2.2).
   case duplicateProperty
-  /// MQTT 5: a property value out of its range (Receive Maximum 0, Topic Alias 0
-  /// [MQTT-3.3.2-8], a flag byte other than 0 or 1, Subscription Identifier 0, ...).
+  /// MQTT 5: a property value out of its range (Receive Maximum 0, a flag byte other than 0
+  /// or 1, Subscription Identifier 0, ...).
   case invalidPropertyValue
+  /// MQTT 5: Topic Alias 0 [MQTT-3.3.2-8] (§3.3.4: a Protocol Error answered with 0x94).
+  case invalidTopicAlias
   /// MQTT 5: a reason code not defined for this packet type.
   case invalidReasonCode
   /// MQTT 5: Retain Handling 3 (§3.8.3.1).
@@ -71,20 +77,82 @@ public enum DecodeError: Error, Equatable, Sendable {
   /// MQTT 5: Payload Format Indicator 1 with a payload that is not UTF-8 (§3.3.2.3.2).
   case payloadFormatInvalid
 
-  /// The MQTT 5 reason code for this error.
-  public var reasonCode: ReasonCode {
+  /// What a server does about this error: the one table (see the top of this file). Rows
+  /// follow the spec's words: "is a Malformed Packet" (§1.2: cannot be parsed) answers 0x81,
+  /// "is a Protocol Error" 0x82, unless Table 2-6 has a more specific code (§4.13.1).
+  public var outcome: DecodeOutcome {
     switch self {
-    case .packetTooLarge: return .packetTooLarge
-    case .unsupportedProtocolLevel: return .unsupportedProtocolVersion
-    case .invalidProtocolName: return .unsupportedProtocolVersion
-    case .zeroPacketIdentifier, .serverOnlyPacket, .reservedPacketType, .duplicateProperty,
-      .invalidPropertyValue, .invalidReasonCode, .invalidRetainHandling, .invalidRequestedQoS, .sharedSubscriptionNoLocal,
-      .missingTopicName, .passwordWithoutUsername:
-      return .protocolError
-    case .wildcardInTopicName: return .topicNameInvalid
-    case .payloadFormatInvalid: return .payloadFormatInvalid
-    default: return .malformedPacket
+    case .malformedVariableByteInteger: return .malformed  // §1.5.5 [MQTT-1.5.5-1]
+    case .packetTooLarge: return DecodeOutcome(.packetTooLarge, .packetTooLarge)  // §3.1.2.11.4
+    case .reservedPacketType: return .malformed  // §2.1.2 "Forbidden": no type to parse it as
+    case .invalidFixedHeaderFlags: return .malformed  // §2.1.3 [MQTT-2.1.3-1]
+    case .invalidQoS: return .malformed  // §3.3.1.2 [MQTT-3.3.1-4]
+    case .truncated: return .malformed  // §1.2
+    case .trailingBytes: return .malformed  // §1.2
+    case .invalidUTF8: return .malformed  // §1.5.4 [MQTT-1.5.4-1]
+    case .nullCharacter: return .malformed  // §1.5.4 [MQTT-1.5.4-2]
+    // §3.1.2.1, §3.1.2.2: CONNACK 0x84; only a CONNECT raises these.
+    case .invalidProtocolName: return DecodeOutcome(.protocolError, .unsupportedProtocolVersion)
+    case .unsupportedProtocolLevel: return DecodeOutcome(.protocolError, .unsupportedProtocolVersion)
+    case .connectReservedFlag: return .malformed  // §3.1.2.3 [MQTT-3.1.2-3]
+    case .invalidWillFlags: return .malformed  // §3.1.2.6 [MQTT-3.1.2-11..13]
+    case .passwordWithoutUsername: return .protocolError  // MQTT 3.1.1 only [MQTT-3.1.2-22]
+    case .zeroPacketIdentifier: return .protocolError  // §2.2.1 [MQTT-2.2.1-3]
+    case .wildcardInTopicName: return DecodeOutcome(.protocolError, .topicNameInvalid)  // [MQTT-3.3.2-2]
+    case .emptyTopic: return DecodeOutcome(.protocolError, .topicNameInvalid)  // [MQTT-4.7.3-1]
+    case .invalidTopicFilter: return DecodeOutcome(.protocolError, .topicFilterInvalid)  // §4.7.1
+    case .noTopicFilters: return .protocolError  // §3.8.3, §3.10.3: "is a Protocol Error"
+    case .invalidSubscriptionOptions: return .malformed  // §3.8.3.1 [MQTT-3.8.3-5]
+    case .serverOnlyPacket: return .protocolError  // §4.13.1: "an unexpected packet"
+    case .malformedProperty: return .malformed  // §2.2.2.2
+    case .duplicateProperty: return .protocolError  // §3.x: "more than once"
+    case .invalidPropertyValue: return .protocolError  // §3.1.2.11, §3.2.2.3, §3.3.2.3
+    case .invalidTopicAlias: return DecodeOutcome(.topicAliasInvalid, .topicAliasInvalid)  // §3.3.4
+    case .invalidReasonCode: return .protocolError  // §2.4 Table 2-6
+    case .invalidRetainHandling: return .protocolError  // §3.8.3.1
+    case .invalidRequestedQoS: return .protocolError  // §3.8.3.1
+    case .sharedSubscriptionNoLocal: return .protocolError  // [MQTT-3.8.3-4]
+    case .invalidSharedSubscription: return DecodeOutcome(.protocolError, .topicFilterInvalid)  // §4.8.2
+    case .missingTopicName: return .protocolError  // §3.3.2.1
+    case .payloadFormatInvalid: return DecodeOutcome(.payloadFormatInvalid, .payloadFormatInvalid)  // §3.3.2.3.2
     }
+  }
+
+  /// The MQTT 5 reason code for this error (`outcome.reasonCode`).
+  public var reasonCode: ReasonCode { outcome.reasonCode }
+}
+
+/// A row of the table `DecodeError.outcome`: how the connection ends.
+public struct DecodeOutcome: Equatable, Sendable {
+  /// The class of the close (the broker core's CloseReason, counted and logged).
+  public enum Kind: Sendable {
+    /// §1.2: the packet cannot be parsed.
+    case malformed
+    /// §1.2: parsed, but holds data the protocol does not allow.
+    case protocolError
+    case packetTooLarge
+    case topicAliasInvalid
+    case payloadFormatInvalid
+  }
+
+  public let kind: Kind
+  /// The MQTT 5 reason code (§4.13.1: 0x81 or 0x82 unless Table 2-6 has a more specific one).
+  public let reasonCode: ReasonCode
+
+  public init(_ kind: Kind, _ reasonCode: ReasonCode) {
+    self.kind = kind
+    self.reasonCode = reasonCode
+  }
+
+  public static let malformed = DecodeOutcome(.malformed, .malformedPacket)
+  public static let protocolError = DecodeOutcome(.protocolError, .protocolError)
+
+  /// The code to send in `packet` (.connack or .disconnect): `reasonCode` where Table 2-6
+  /// allows it there, else 0x81 or 0x82 by kind (a second CONNECT with an unknown protocol
+  /// version is answered DISCONNECT 0x82: 0x84 exists only in CONNACK).
+  public func reasonCode(in packet: PacketType) -> ReasonCode {
+    if ReasonCode.isValid(reasonCode.rawValue, for: packet) { return reasonCode }
+    return kind == .malformed ? .malformedPacket : .protocolError
   }
 }
 

@@ -88,6 +88,14 @@ public struct Frame: Equatable, Sendable {
     return .complete(frame)
   }
 
+  /// The packet size (fixed header included) the fixed header at the start of `bytes`
+  /// announces; nil while its remaining length is incomplete or malformed. For the log line of
+  /// a packet too large.
+  public static func announcedLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
+    guard case .value(let value, let length, _) = VariableByteInteger.decode(bytes, at: 1) else { return nil }
+    return 1 + length + value
+  }
+
   /// Reserved flag bits per packet type (§2.2.2 Table 2.2). [MQTT-2.2.2-1] [MQTT-2.2.2-2]
   @inlinable
   static func checkFlags(type: PacketType, flags: UInt8) throws(DecodeError) {

@@ -136,8 +136,8 @@ public struct Properties {
         }
       case .twoByte:
         let v = try r.readUInt16()
-        // [MQTT-3.3.2-8] Topic Alias 0; Receive Maximum 0 (§3.1.2.11.3, §3.2.2.3.3).
-        if v == 0 && (id == .topicAlias || id == .receiveMaximum) { throw .invalidPropertyValue }
+        if v == 0 && id == .topicAlias { throw .invalidTopicAlias }  // [MQTT-3.3.2-8]
+        if v == 0 && id == .receiveMaximum { throw .invalidPropertyValue }  // §3.1.2.11.3, §3.2.2.3.3
       case .fourByte:
         let v = try r.readUInt32()
         if v == 0 && id == .maximumPacketSize { throw .invalidPropertyValue }  // §3.1.2.11.4

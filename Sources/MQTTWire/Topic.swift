@@ -19,10 +19,11 @@ public enum Topic {
 
   /// A SUBSCRIBE/UNSUBSCRIBE topic filter: non-empty [MQTT-4.7.3-1]; '#' only as the last
   /// character and alone in its level [MQTT-4.7.1-2]; '+' alone in its level [MQTT-4.7.1-3].
+  /// Each is an invalid filter (MQTT 5: 0x8F Topic Filter invalid).
   @inlinable
   public static func validateFilter(_ filter: UnsafeRawBufferPointer) throws(DecodeError) {
     let n = filter.count
-    if n == 0 { throw .emptyTopic }
+    if n == 0 { throw .invalidTopicFilter }
     var i = 0
     while i < n {
       let b = filter[i]

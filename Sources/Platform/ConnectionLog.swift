@@ -4,6 +4,7 @@
 //   New client connected from 127.0.0.1:40000 as c1 (p2, c1, k60, u'alice').
 //   Client c1 from 127.0.0.1:40000 (p2) disconnected: keep alive timeout
 //   Connection from 127.0.0.1:40000 closed before CONNECT: no CONNECT in time
+//   Client c1 from 127.0.0.1:40000 (p5) disconnected: packet too large (1048600 bytes, max_packet_size 1048576)
 //   Client c1 from 127.0.0.1:40000 refused (p5): CONNACK 135
 //   Client c1 subscribed to a/# (q1)        Client c1 unsubscribed from a/#
 // pN is Mosquitto's protocol number (p1 MQTT 3.1, p2 3.1.1, p5 5.0), cN clean start, kN keep
@@ -90,6 +91,13 @@ extension EventLoop {
           l.add(" closed before CONNECT: ")
         }
         l.add(reason.name)
+        if reason == .packetTooLarge && broker.tooLargePacketBytes > 0 {
+          l.add(" (")
+          l.add(broker.tooLargePacketBytes)
+          l.add(" bytes, max_packet_size ")
+          l.add(broker.limits.packetBytesMax)
+          l.add(")")
+        }
       }
     case .subscribed(let filter, let qos):
       Log.line(.subscribe) { l in

@@ -20,7 +20,8 @@ public struct ListenerSocket {
   public let tls: TLSListener?
   /// The port, for log lines ("New connection from ... on port 1883.").
   public let port: UInt16
-  public init(fd: Int32, anonymousAllowed: Bool, tls: TLSListener? = nil, port: UInt16 = 0) {
+  /// `port` has no default: a listener rebuilt without it logged "on port 0".
+  public init(fd: Int32, anonymousAllowed: Bool, tls: TLSListener? = nil, port: UInt16) {
     self.fd = fd
     self.anonymousAllowed = anonymousAllowed
     self.tls = tls

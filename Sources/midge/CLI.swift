@@ -191,6 +191,8 @@ enum CLI {
         return 1
       }
     }
+    // Every exit from here on, a failed start included, removes the pid file.
+    defer { removePidFile(settings) }
     // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
     System.installStopHandlers()
     var sockets: [ListenerSocket] = []
@@ -201,7 +203,6 @@ enum CLI {
       } catch {
         let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
         fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
-        removePidFile(settings)
         return 1
       }
     }
@@ -212,7 +213,6 @@ enum CLI {
     let auth = AuthFiles(settings: settings, plan: plan, arena: arena, broker: broker)
     if let message = auth.loadAtStartup() {
       fail(message)
-      removePidFile(settings)
       return 1
     }
     var tls: TLSSessions? = nil
@@ -223,7 +223,8 @@ enum CLI {
           handshakes: settings.limits.tlsHandshakesMax, listeners: tlsStartup.files)
         var k = 0
         for (i, l) in settings.effectiveListeners.enumerated() where l.tls.isEnabled {
-          sockets[i] = ListenerSocket(fd: sockets[i].fd, anonymousAllowed: sockets[i].anonymousAllowed, tls: t.listeners[k])
+          let s = sockets[i]
+          sockets[i] = ListenerSocket(fd: s.fd, anonymousAllowed: s.anonymousAllowed, tls: t.listeners[k], port: s.port)
           k += 1
         }
         tls = t
@@ -238,7 +239,6 @@ enum CLI {
         broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose, tls: tls)
     } catch {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
-      removePidFile(settings)
       return 1
     }
     loop.connectionMessages = settings.log.connectionMessages
@@ -270,7 +270,6 @@ enum CLI {
       Log.text(.notice, "allocations: \(startup) at startup, \(after) after startup")
     }
     if Log.writeErrors > 0 { Log.text(.warning, "\(Log.writeErrors) log lines could not be written") }
-    removePidFile(settings)
     Log.text(.notice, "midge stopped")
     return 0
   }

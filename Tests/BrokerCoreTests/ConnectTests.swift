@@ -239,7 +239,7 @@ struct ConnectTests {
     let good = P.connect(clientID: "g")
     let cases: [(String, [UInt8], CloseReason)] = [
       // Connect flags byte (offset 9 after 0x10 len 00 04 'MQTT' 04) with reserved bit 0 set.
-      ("reserved connect flag", { var b = good; b[9] |= 0x01; return b }(), .protocolError),
+      ("reserved connect flag", { var b = good; b[9] |= 0x01; return b }(), .malformed),
       // Fixed-header flags 0001 on CONNECT.
       ("header flags", { var b = good; b[0] = 0x11; return b }(), .malformed),
       // Password flag (bit 6) without user name flag (bit 7).

@@ -145,6 +145,25 @@ struct FramingTests {
     net.closeAllAndCheckPools()
   }
 
+  @Test("the close of a packet too large reports the size its fixed header announced (for the log line)")
+  func tooLargeSize() throws {
+    let net = FakeNetwork()
+    var seen: [(CloseReason, Int)] = []
+    net.broker.clientEvents = { [unowned broker = net.broker] _, event in
+      if case .closed(let reason, _) = event { seen.append((reason, broker.tooLargePacketBytes)) }
+    }
+    let c = try net.client("big")
+    net.send(c, [0x30] + P.remaining(net.limits.packetBytesMax))  // 1 + 2 + 1024 bytes
+    let d = try #require(net.connect())
+    net.send(d, [0x10, 0xFF, 0xFF, 0xFF, 0x7F])  // before CONNECT: the largest packet there is
+    let e = try net.client("bad")
+    net.send(e, [0xC1, 0x00])  // another close: no size
+    #expect(seen.map(\.0) == [.packetTooLarge, .packetTooLarge, .malformed])
+    #expect(seen.map(\.1) == [3 + net.limits.packetBytesMax, 5 + 268_435_455, 0])
+    #expect(net.broker.tooLargePacketBytes == 0, "only readable during the report")
+    net.closeAllAndCheckPools()
+  }
+
   @Test(
     "malformed input closes only that connection [MQTT-4.8.0-1] [MQTT-2.2.2-2] [MQTT-1.5.3-1] [MQTT-3.3.1-2]",
     arguments: [
@@ -156,7 +175,7 @@ struct FramingTests {
       ("truncated PUBLISH topic", [0x30, 0x03, 0x00, 0x05, 0x61], .malformed),
       ("DISCONNECT with a body", [0xE0, 0x01, 0x00], .malformed),
       ("invalid UTF-8 topic", [0x30, 0x05, 0x00, 0x02, 0xC3, 0x28, 0x78], .malformed),
-      ("QoS 0 PUBLISH with DUP", [0x38, 0x04, 0x00, 0x01, 0x61, 0x78], .protocolError),
+      ("QoS 0 PUBLISH with DUP", [0x38, 0x04, 0x00, 0x01, 0x61, 0x78], .malformed),
       ("QoS 1 PUBLISH with packet id 0", [0x32, 0x05, 0x00, 0x01, 0x61, 0x00, 0x00], .protocolError),
       ("SUBACK from a client", [0x90, 0x03, 0x00, 0x01, 0x00], .protocolError),
     ])

@@ -73,15 +73,13 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
-  @Test("topic alias 0 is not permitted → DISCONNECT (0x94 Topic Alias invalid) [MQTT-3.3.2-8]")
+  @Test("topic alias 0 is not permitted → DISCONNECT 0x94 Topic Alias invalid [MQTT-3.3.2-8] §3.3.4")
   func topicAliasZero() throws {
     let net = FakeNetwork()
     let p = try net.join("p", v5: true)
     net.send(p, C.publish("a", "x", v5: true, properties: Prop.topicAlias(0)))
-    let got = net.out(p, v5: true)
-    #expect(got.map(\.type) == [14])
-    #expect(got.first?.reason == 0x94 || got.first?.reason == 0x82, "0x94 expected; 0x82 tolerated")
-    #expect(net.closed(p) != nil)
+    #expect(net.out(p, v5: true).map(\.bytes) == [[0xE0, 0x01, 0x94]])
+    #expect(net.closed(p) == .topicAliasInvalid)
     net.finish()
   }
 

@@ -643,7 +643,7 @@ struct DecodeErrorReasonCodeTests {
     ("v5 CONNECT with a Topic Alias", 0x81),  // §2.2.2.2: not valid for the packet type
     ("v5 PUBLISH property length running past the packet", 0x81),
     ("v5 CONNECT with two Session Expiry Intervals", 0x82),  // "more than once": Protocol Error
-    ("v5 PUBLISH Topic Alias 0", 0x82),  // §3.3.2.3.4: Protocol Error
+    ("v5 PUBLISH Topic Alias 0", 0x94),  // §3.3.4: a Protocol Error, answered 0x94
     ("v5 CONNECT Receive Maximum 0", 0x82),  // §3.1.2.11.3: Protocol Error
     ("v5 SUBSCRIBE Subscription Identifier 0", 0x82),  // §3.8.2.1.2: Protocol Error
     ("v5 CONNACK Maximum QoS 2", 0x82),  // §3.2.2.3.4: Protocol Error

@@ -240,7 +240,7 @@ struct TopicValidationTests {
   @Test(
     "invalid topic filters [MQTT-4.7.1-2] [MQTT-4.7.1-3] [MQTT-4.7.3-1]",
     arguments: [
-      ("", DecodeError.emptyTopic), ("a/#/b", .invalidTopicFilter), ("a#", .invalidTopicFilter),
+      ("", DecodeError.invalidTopicFilter), ("a/#/b", .invalidTopicFilter), ("a#", .invalidTopicFilter),
       ("+a", .invalidTopicFilter), ("a/b+", .invalidTopicFilter), ("##", .invalidTopicFilter),
       ("#/", .invalidTopicFilter), ("a/#/", .invalidTopicFilter),
       ("sport/tennis#", .invalidTopicFilter),

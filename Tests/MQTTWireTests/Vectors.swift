@@ -1801,7 +1801,7 @@ enum Vectors {
         0x00, 0x00,  // filter length 0
         0x00,  // requested QoS 0
       ],
-      bad(.emptyTopic), version: .v311),
+      bad(.invalidTopicFilter), version: .v311),
     Vector(
       "SUBSCRIBE requested QoS 3", "[MQTT-3-8.3-4]",
       [
@@ -1961,7 +1961,7 @@ enum Vectors {
         0x00, 0x01,  // packet id 1
         0x00, 0x00,  // filter length 0
       ],
-      bad(.emptyTopic), version: .v311),
+      bad(.invalidTopicFilter), version: .v311),
     Vector(
       "UNSUBSCRIBE filter longer than the packet", "[MQTT-3.10.3-1]",
       [
@@ -3203,7 +3203,7 @@ extension Vectors {
         0x03,  // property length 3
         0x23, 0x00, 0x00,  // Topic Alias 0
       ],
-      bad(.invalidPropertyValue), version: .v5),
+      bad(.invalidTopicAlias), version: .v5),
     Vector(
       "v5 PUBLISH Payload Format Indicator 2", "§3.3.2.3.2",
       [
@@ -3884,7 +3884,7 @@ struct VectorTableTests {
       .invalidSubscriptionOptions, .malformedProperty, .duplicateProperty, .invalidPropertyValue,
       .invalidReasonCode, .invalidRetainHandling, .invalidRequestedQoS, .sharedSubscriptionNoLocal,
       .invalidSharedSubscription,
-      .missingTopicName:
+      .missingTopicName, .invalidTopicAlias:
       return .vector
     // Which side may send what is the broker core's business; the codec decodes both directions.
     case .serverOnlyPacket: return .brokerCore
@@ -3904,7 +3904,7 @@ struct VectorTableTests {
       // MQTT 5
       .malformedProperty, .duplicateProperty, .invalidPropertyValue, .invalidReasonCode,
       .invalidRetainHandling, .invalidRequestedQoS, .sharedSubscriptionNoLocal,
-      .invalidSharedSubscription, .missingTopicName,
+      .invalidSharedSubscription, .missingTopicName, .invalidTopicAlias,
     ]
     for e in wanted { #expect(Self.origin(e) == .vector, "\(e) is not raised by decoding") }
     let produced = Vectors.malformed.compactMap { v -> DecodeError? in
@@ -3919,7 +3919,7 @@ struct VectorTableTests {
       if case .error(let e, _) = v.expected { return e }
       return nil
     }
-    for e in wanted.suffix(8) { #expect(v5Produced.contains(e), "no MQTT 5 vector produces \(e)") }
+    for e in wanted.suffix(10) { #expect(v5Produced.contains(e), "no MQTT 5 vector produces \(e)") }
   }
 
   @Test("every packet type has a valid vector, in 3.1.1 and in MQTT 5")

@@ -125,6 +125,27 @@ struct BoardProfileTests {
     #expect(plan.messageChunks * BrokerPlan.messageChunkBytes >= limits.packetBytesMax, "one largest message fits")
   }
 
+  /// The rule behind each board's max_packet_size (README, Boards): a power of two P, the
+  /// largest whose large packet buffers take at most 1/8 of the budget, so that the round
+  /// payload P/2 (and the decimal size below P) fits with any topic and properties. It came from
+  /// paho publishing a 1 MiB payload to x86_64-generic, whose limit was exactly 1 MiB.
+  @Test("max_packet_size: the largest power of two whose large buffers fit 1/8 of the budget", arguments: Boards.files())
+  func packetSize(file: String) throws {
+    var settings = Settings()
+    try Config.parse(Array(Boards.defaults(try Boards.text(file)).utf8), origin: file, into: &settings)
+    let l = settings.limits
+    let p = l.packetBytesMax
+    #expect(p & (p - 1) == 0, "\(file): \(p) is not a power of two")
+    #expect(l.largeBuffersMax * p <= l.memoryBudgetBytes / 8, "\(file): large packet buffers above 1/8 of the budget")
+    #expect(l.largeBuffersMax * 2 * p > l.memoryBudgetBytes / 8, "\(file): a larger max_packet_size fits 1/8 of the budget")
+    // The payload P/2 with a fixed header, a packet identifier, and 64 KiB for the topic and
+    // the properties.
+    #expect(p / 2 + 5 + 2 + (64 << 10) <= p, "\(file)")
+    if file == "x86_64-generic.conf" {
+      #expect(p >= (1 << 20) + 1024, "a 1 MiB payload fits on x86_64-generic")
+    }
+  }
+
   @Test("the defaults text is built like the Makefile's")
   func defaultsText() {
     let conf = """

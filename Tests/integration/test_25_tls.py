@@ -378,17 +378,49 @@ def test_handshake_cap_and_timeout(tls_broker, pki):
     (["psk_hint x"], "'psk_hint' needs a 'psk_file'"),
 ])
 def test_configuration_errors(tmp_path, pki, lines, expect):
+    """Each refuses to start, names the file and line, and leaves no pid file."""
     conf = tmp_path / "m.conf"
+    pid = tmp_path / "midge.pid"
     def fill(line):
         for name, path in pki.items():
             line = line.replace("{" + name + "}", path)
         return line
-    body = [f"listener {harness.free_port()} {HOST}"] + [fill(l) for l in lines]
+    body = [f"pid_file {pid}", f"listener {harness.free_port()} {HOST}"] + [fill(l) for l in lines]
     conf.write_text("\n".join(body) + "\n")
     r = subprocess.run(harness.broker_command("-c", str(conf)), capture_output=True, text=True,
                        timeout=scaled(10))
     assert r.returncode != 0
     assert f"{conf}:" in r.stderr and expect in r.stderr, r.stderr
+    assert not pid.exists(), "a failed start leaves no pid file"
+
+
+def test_tls_listener_port_in_use_removes_the_pid_file(tmp_path, pki):
+    """The TLS listener's port is taken: midge fails after writing its pid file (listeners open
+    after it), names the listener, and removes the pid file on the way out."""
+    pid = tmp_path / "midge.pid"
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        blocker.bind((HOST, 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        conf = tmp_path / "m.conf"
+        conf.write_text("\n".join([f"pid_file {pid}", f"listener {harness.free_port()} {HOST}",
+                                   f"listener {port} {HOST}", *server_lines(pki)]) + "\n")
+        r = subprocess.run(harness.broker_command("-c", str(conf)), capture_output=True, text=True,
+                           timeout=scaled(10))
+    assert r.returncode == 1, r.stderr
+    assert f"port {port}:" in r.stderr, r.stderr
+    assert not pid.exists(), "the pid file is removed when the start fails"
+
+
+def test_connection_lines_name_the_tls_port(tls_broker, pki):
+    """A TLS listener's connection log line names its own port (it said "on port 0")."""
+    b, port = tls_broker(server_lines(pki))
+    assert tls_works(port, pki)
+    assert plain_works(b)
+    log = stop_and_check_allocations(b)
+    assert re.search(rf"New connection from 127\.0\.0\.1:\d+ on port {port}\.$", log, re.M), log[-3000:]
+    assert re.search(rf"New connection from 127\.0\.0\.1:\d+ on port {b.port}\.$", log, re.M), log[-3000:]
+    assert "on port 0." not in log
 
 
 def test_plan_shows_tls_lines(tmp_path, pki):

@@ -67,6 +67,29 @@ def test_file_has_greppable_connection_lines(tmp_path):
     assert "New client" not in (tmp_path / "stderr").read_text()
 
 
+def test_packet_too_large_names_size_and_limit(tmp_path):
+    """The disconnect line of a packet above max_packet_size says how large it was and what the
+    limit is, for a connected client and before CONNECT (the size is the one its fixed header
+    announces: midge closes before reading the body)."""
+    import mqttraw
+    log = tmp_path / "midge.log"
+    proc, port = start(tmp_path, [f"log_dest file {log}", "max_packet_size 4096"])
+    big = mqttraw.publish("t", b"x" * 5000)  # 1 + 2 + 2 + 1 + 5000 = 5006 bytes
+    with mqttraw.connected_client(port, client_id="big", timeout=scaled(5)) as c:
+        c.send(big)
+        c.wait_closed(scaled(5))
+    with mqttraw.RawClient(port, timeout=scaled(5)) as c:
+        c.send(bytes([0x10]) + mqttraw.varint(100_000))  # a CONNECT header announcing 100004 bytes
+        c.wait_closed(scaled(5))
+    stop(proc)
+    text = log.read_text()
+    assert len(big) == 5006
+    assert re.search(rf"notice: Client big from {ADDR} \(p2\) disconnected: packet too large "
+                     r"\(5006 bytes, max_packet_size 4096\)$", text, re.M), text
+    assert re.search(rf"notice: Connection from {ADDR} closed before CONNECT: packet too large "
+                     r"\(100004 bytes, max_packet_size 4096\)$", text, re.M), text
+
+
 def test_log_type_filters_levels(tmp_path):
     log = tmp_path / "midge.log"
     proc, port = start(tmp_path, [f"log_dest file {log}", "log_type subscribe", "log_type unsubscribe",
