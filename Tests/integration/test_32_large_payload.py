@@ -1,4 +1,4 @@
-"""31. Large payloads on the board's defaults: paho-mqtt publishes 1,048,576 bytes (MQTT 3.1.1
+"""32. Large payloads on the board's defaults: paho-mqtt publishes 1,048,576 bytes (MQTT 3.1.1
 and 5.0, QoS 1) and a paho subscriber receives them byte for byte; then the same with the round
 payload the board promises (half its max_packet_size, README "Boards"). The broker runs the
 default config of the board under test (only a listener is configured), so this checks the
