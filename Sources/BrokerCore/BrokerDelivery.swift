@@ -366,7 +366,11 @@ extension Broker {
         dropPendingHead(si)
         continue
       }
-      let packetID = entry.qos == .atMostOnce ? 0 : nextPacketID(session)
+      var packetID: UInt16 = 0
+      if entry.qos != .atMostOnce {
+        guard let next = nextPacketID(session) else { return }  // waits like a full window
+        packetID = next
+      }
       guard sendPublish(s, session, m, qos: entry.qos, retain: entry.retain, dup: false, packetID: packetID, now: now)
         == nil
       else { return }
@@ -398,15 +402,23 @@ extension Broker {
     entries.give(e)
   }
 
-  /// A packet identifier not used by the session's in-flight messages [MQTT-2.3.1-2].
-  func nextPacketID(_ session: UInt32) -> UInt16 {
+  /// A packet identifier not used by the session's in-flight messages [MQTT-2.3.1-2], or nil
+  /// while the next one would come round to the oldest in flight. Identifiers are taken in
+  /// order and the in-flight list keeps that order, so every one in flight lies on the walk
+  /// from the head's identifier to the tail's, within one lap: the next is free when it lies
+  /// beyond the tail on that walk. O(1), where a scan of the list cost O(window) per message.
+  func nextPacketID(_ session: UInt32) -> UInt16? {
     let si = Int(session)
-    while true {
-      sessions[si].nextPacketID &+= 1
-      if sessions[si].nextPacketID == 0 { sessions[si].nextPacketID = 1 }
-      let id = sessions[si].nextPacketID
-      if findInflight(session, id) == nil { return id }
+    let id = sessions[si].nextPacketID == 65535 ? 1 : sessions[si].nextPacketID + 1
+    let head = sessions[si].inflight.head
+    if head != entryNone {
+      let first = entries[head].packetID
+      let last = entries[sessions[si].inflight.tail].packetID
+      func walk(_ a: UInt16, _ b: UInt16) -> Int { (Int(b) - Int(a) + 65535) % 65535 }
+      guard id != first && walk(first, id) > walk(first, last) else { return nil }
     }
+    sessions[si].nextPacketID = id
+    return id
   }
 
   func findInflight(_ session: UInt32, _ packetID: UInt16) -> (UInt32, UInt32)? {
