@@ -246,7 +246,7 @@ public final class Broker {
       // frames, not one read and one buffer hand-over per frame), and a read stays bounded.
       let used = Int(connections[s].receiveUsed)
       let base = largePool.bytes(connections[s].receiveIndex)
-      let frame = partialFrameBytes(UnsafeRawBufferPointer(start: base, count: used)) ?? 0
+      let frame = Frame.announcedLength(UnsafeRawBufferPointer(start: base, count: used)) ?? 0
       let end = min(largePool.chunkBytes, max(frame, used) + Broker.largeReadAheadChunks * limits.chunkBytes)
       return UnsafeMutableRawBufferPointer(start: base + used, count: end - used)
     }
@@ -459,7 +459,7 @@ public final class Broker {
       // Back to a receive chunk when the rest fits one and either its frame does too or
       // another connection waits for a large buffer; else keep it for the large frame in
       // progress (no copy back and forth while a client streams large frames).
-      let total = partialFrameBytes(UnsafeRawBufferPointer(start: base, count: left))
+      let total = Frame.announcedLength(UnsafeRawBufferPointer(start: base, count: left))
       let small = total != nil && total! <= limits.chunkBytes
       // (Less than a whole chunk: a full chunk with a frame in progress could not be read.)
       if left < limits.chunkBytes && (small || !largeWaiters.isEmpty) { _ = moveToReceiveChunk(s) }
@@ -467,18 +467,12 @@ public final class Broker {
       let base = receivePool.bytes(connections[s].receiveIndex)
       if consumed > 0 { base.copyMemory(from: base + consumed, byteCount: left) }
       connections[s].receiveUsed = UInt32(left)
-      if let total = partialFrameBytes(UnsafeRawBufferPointer(start: base, count: left)), total > limits.chunkBytes {
+      if let total = Frame.announcedLength(UnsafeRawBufferPointer(start: base, count: left)), total > limits.chunkBytes {
         if !moveToLargeBuffer(s) { pause(s, waiting: .waitingLarge) }
       }
     case .none:
       preconditionFailure("partial input without a buffer")
     }
-  }
-
-  /// The total length of the frame starting at `bytes`, once its fixed header is complete.
-  func partialFrameBytes(_ bytes: UnsafeRawBufferPointer) -> Int? {
-    guard case .value(let remaining, let length, _) = VariableByteInteger.decode(bytes, at: 1) else { return nil }
-    return 1 + length + remaining
   }
 
   /// The unparsed rest of a large buffer (less than one chunk) into a receive chunk, returning

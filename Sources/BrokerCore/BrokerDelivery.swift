@@ -97,13 +97,14 @@ extension Broker {
     var keeps = false
     var i = 0
     while i < k {
-      if !fanout[i].shared {
-        let session = fanout[i].session
-        let q = min(fanout[i].qos, qos)
+      let session = fanout[i].session
+      let q = min(fanout[i].qos, qos)
+      // A recipient that does not keep the message gets it straight into its send queue.
+      if !fanout[i].shared && keepsMessage(session, qos: q) {
         let drop = admission(session, qos: q, ownMessage: session == publisher)
         if drop == .queueFull && holds { return nil }
         fanout[i].drop = drop
-        if drop == nil && keepsMessage(session, qos: q) {
+        if drop == nil {
           keeps = true
           entriesNeeded += 1
         }
@@ -113,18 +114,20 @@ extension Broker {
     return (entriesNeeded, keeps)
   }
 
-  /// Whether a recipient takes a message at `qos`, or why not. A message that goes straight
-  /// into the send queue (QoS 0, nothing waiting) is always admitted here. A session's own
-  /// QoS 1/2 messages are exempt from max_queued_messages: its queue drains only when the
-  /// acknowledgements behind this very PUBLISH are read.
+  /// Whether a recipient that keeps the message (`keepsMessage`) takes it at `qos`, or why not.
   func admission(_ session: UInt32, qos: QoS, ownMessage: Bool) -> DropReason? {
-    guard keepsMessage(session, qos: qos) else { return nil }
     // Fair share: a queue is long when messages wait beyond the window (its client does not
     // keep up); what is in flight is bounded per connection by max_inflight_outgoing.
-    let waiting = Int(sessions[Int(session)].pendingCount)
-    if waiting >= limits.inflightMax && sharedPoolsLow { return .fairShare }
-    let full = waiting >= limits.queuedMessagesMax && !(ownMessage && qos != .atMostOnce)
-    return full && limits.queueFullAction != .dropOldest ? .queueFull : nil
+    if Int(sessions[Int(session)].pendingCount) >= limits.inflightMax && sharedPoolsLow { return .fairShare }
+    let full = queueIsFull(session, qos: qos, ownMessage: ownMessage)
+    return full && limits.queueFullAction != .dropOldest ? .queueFull : nil  // drop_oldest: `enqueue` evicts
+  }
+
+  /// Whether the session's queue holds max_queued_messages. A session's own QoS 1/2 messages
+  /// are exempt: its queue drains only when the acknowledgements behind this very PUBLISH are
+  /// read.
+  func queueIsFull(_ session: UInt32, qos: QoS, ownMessage: Bool) -> Bool {
+    sessions[Int(session)].pendingCount >= UInt32(limits.queuedMessagesMax) && !(ownMessage && qos != .atMostOnce)
   }
 
   /// Whether the queue entries or the message store are in their reserved last quarter.
@@ -301,7 +304,7 @@ extension Broker {
         return
       }
     }
-    if sessions[si].pendingCount >= UInt32(limits.queuedMessagesMax) && !(ownMessage && qos != .atMostOnce) {
+    if queueIsFull(session, qos: qos, ownMessage: ownMessage) {
       // Full (wills and retained deliveries get here; `admission` stopped the others): drop
       // the newest, or with drop_oldest the oldest waiting.
       countDrop(session, .queueFull)

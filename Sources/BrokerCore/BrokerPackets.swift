@@ -477,7 +477,6 @@ extension Broker {
     let spilled = qos2Spill.insert(spillKey(session, packetID))
     precondition(spilled, "QoS 2 room checked before")
     sessions[Int(session)].qos2Spilled += 1
-    stats.qos2Spilled = qos2Spill.count
   }
 
   func forgetQoS2(_ session: UInt32, _ packetID: UInt16) -> Bool {
@@ -493,7 +492,6 @@ extension Broker {
     }
     if !found && sessions[Int(session)].qos2Spilled > 0 && qos2Spill.remove(spillKey(session, packetID)) {
       sessions[Int(session)].qos2Spilled -= 1
-      stats.qos2Spilled = qos2Spill.count
       found = true
     }
     return found
@@ -505,7 +503,6 @@ extension Broker {
     guard sessions[Int(session)].qos2Spilled > 0 else { return }
     qos2Spill.removeAll { $0 >> 16 == UInt64(session) }
     sessions[Int(session)].qos2Spilled = 0
-    stats.qos2Spilled = qos2Spill.count
   }
 
   // MARK: acknowledgements of messages we sent

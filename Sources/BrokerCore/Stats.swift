@@ -109,9 +109,7 @@ public struct Stats: Sendable {
   public var droppedStoreFull: UInt64 = 0
   /// Every drop, whatever the reason ($SYS/broker/publish/messages/dropped).
   public var messagesDropped: UInt64 { droppedQueueFull &+ droppedFairShare &+ droppedSendQueue &+ droppedStoreFull }
-  /// Inbound QoS 2 ids of 3.1/3.1.1 clients in the shared spill table now, and publishers
-  /// disconnected because it was full (qos2_spill_ids).
-  public var qos2Spilled = 0
+  /// Publishers disconnected because the QoS 2 spill table (qos2_spill_ids) was full.
   public var qos2SpillFull: UInt64 = 0
   public var subscriptionsActive = 0
   /// Subscriptions refused (SUBACK 0x80) because the table or the filter length limit.

@@ -116,7 +116,7 @@ extension Broker {
     sys("$SYS/broker/midge/messages/dropped/fair_share", st.droppedFairShare, now: now)
     sys("$SYS/broker/midge/messages/dropped/send_queue", st.droppedSendQueue, now: now)
     sys("$SYS/broker/midge/messages/dropped/store_full", st.droppedStoreFull, now: now)
-    sys("$SYS/broker/midge/qos2/spilled", UInt64(st.qos2Spilled), now: now)
+    sys("$SYS/broker/midge/qos2/spilled", UInt64(qos2Spill.count), now: now)
     sys("$SYS/broker/midge/qos2/spill_full", st.qos2SpillFull, now: now)
     sys("$SYS/broker/midge/messages/rejected_quota", st.messagesRejectedQuota, now: now)
     sys("$SYS/broker/midge/messages/expired", st.messagesExpired, now: now)

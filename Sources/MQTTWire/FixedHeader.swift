@@ -89,8 +89,9 @@ public struct Frame: Equatable, Sendable {
   }
 
   /// The packet size (fixed header included) the fixed header at the start of `bytes`
-  /// announces; nil while its remaining length is incomplete or malformed. For the log line of
-  /// a packet too large.
+  /// announces; nil while its remaining length is incomplete or malformed. For a frame still
+  /// arriving (which buffer it needs) and the log line of a packet too large.
+  @inlinable
   public static func announcedLength(_ bytes: UnsafeRawBufferPointer) -> Int? {
     guard case .value(let value, let length, _) = VariableByteInteger.decode(bytes, at: 1) else { return nil }
     return 1 + length + value

@@ -90,7 +90,7 @@ struct QoSTests {
     _ = net.take(sub)
     for id in 1...(window + 2) { net.send(pub, P.publish("w", "m\(id)", qos: 2, id: UInt16(id))) }
     #expect(net.take(sub).count == window + 2)
-    #expect(net.stats.qos2Spilled == 2)
+    #expect(net.broker.qos2Spill.count == 2)
     // Resends of an unreleased one, in the window and spilled, are acknowledged again but not
     // delivered again.
     net.send(pub, P.publish("w", "m1", qos: 2, dup: true, id: 1))
@@ -125,7 +125,7 @@ struct QoSTests {
     let last = net.out(p, v5: true)
     #expect(last.map(\.type) == [14])
     #expect(last.first?.reason == 0x93)
-    #expect(net.stats.qos2Spilled == 0)
+    #expect(net.broker.qos2Spill.count == 0)
     net.finish()
   }
 
