@@ -248,9 +248,7 @@ struct ScenarioQoSTests {
       $0.queuedMessagesMax = 2
       $0.queueFullAction = .rejectPublish
     })
-    let off = try net.join("off", v5: false, clean: false)
-    net.sub(off, "t", qos: 1, v5: false)
-    net.hangUp(off)
+    try net.parkOffline("off", "t", qos: 1)
     let on = try net.join("on", v5: false)
     net.sub(on, "t", qos: 1, v5: false)
     let pub = try net.join("p", v5: true)
@@ -272,9 +270,7 @@ struct ScenarioQoSTests {
       $0.inflightOutgoingMax = 2
       $0.queueFullAction = .pausePublisher
     })
-    let off = try net.join("off", v5: false, clean: false)
-    net.sub(off, "t", qos: 1, v5: false)
-    net.hangUp(off)
+    try net.parkOffline("off", "t", qos: 1)
     let pub = try net.join("p", v5: false)
     for i in 1...4 { net.send(pub, C.publish("t", "m\(i)", v5: false, qos: 1, id: UInt16(i))) }
     net.send(pub, P.pingreq)
@@ -301,9 +297,7 @@ struct ScenarioQoSTests {
       $0.queuedMessagesMax = 1
       $0.queueQoS0 = true
     })
-    let off = try net.join("off", v5: false, clean: false)
-    net.sub(off, "t", qos: 1, v5: false)
-    net.hangUp(off)
+    try net.parkOffline("off", "t", qos: 1)
     let pub = try net.join("p", v5: false)
     net.send(pub, C.publish("t", "q0a", v5: false))
     net.send(pub, C.publish("t", "q0b", v5: false))
@@ -318,9 +312,7 @@ struct ScenarioQoSTests {
   @Test("drop_newest (default): a full offline queue costs only that session its newest messages; the publisher is acknowledged at once and the live subscriber gets everything", arguments: [false, true])
   func queueFullDropNewest(v5: Bool) throws {
     let net = FakeNetwork(limits { $0.queuedMessagesMax = 3 })
-    let phone = try net.join("phone", v5: false, clean: false)
-    net.sub(phone, "home/#", qos: 1, v5: false)
-    net.hangUp(phone)
+    try net.parkOffline("phone", "home/#", qos: 1)
     let live = try net.join("live", v5: false)
     net.sub(live, "home/#", qos: 1, v5: false)
     let sensor = try net.join("sensor", v5: v5)
@@ -342,9 +334,7 @@ struct ScenarioQoSTests {
       $0.queuedMessagesMax = 3
       $0.queueFullAction = .dropOldest
     })
-    let phone = try net.join("phone", v5: false, clean: false)
-    net.sub(phone, "home/#", qos: 1, v5: false)
-    net.hangUp(phone)
+    try net.parkOffline("phone", "home/#", qos: 1)
     let sensor = try net.join("sensor", v5: false)
     for i in 1...8 { net.send(sensor, C.publish("home/temp", "m\(i)", v5: false, qos: 1, id: UInt16(i))) }
     #expect(net.out(sensor, v5: false).count == 8)
@@ -361,12 +351,8 @@ struct ScenarioQoSTests {
       $0.inflightMax = 2
     })
     let entries = net.plan.queueEntries
-    var offline: [String] = []
     for k in 0..<4 {
-      let c = try net.join("off\(k)", v5: false, clean: false)
-      net.sub(c, "load/#", qos: 1, v5: false)
-      net.hangUp(c)
-      offline.append("off\(k)")
+      try net.parkOffline("off\(k)", "load/#", qos: 1)
     }
     let healthy = try net.join("healthy", v5: false)
     net.sub(healthy, "load/#", qos: 1, v5: false)

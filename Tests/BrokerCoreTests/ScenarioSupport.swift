@@ -315,6 +315,15 @@ extension FakeNetwork {
     return Array(got.dropFirst())
   }
 
+  /// A 3.1.1 persistent session subscribed to `filter`, its client gone (an offline queue).
+  func parkOffline(
+    _ clientID: String, _ filter: String, qos: UInt8, sourceLocation: SourceLocation = #_sourceLocation
+  ) throws {
+    let id = try join(clientID, v5: false, clean: false, sourceLocation: sourceLocation)
+    sub(id, filter, qos: qos, v5: false, sourceLocation: sourceLocation)
+    hangUp(id)
+  }
+
   /// PUBLISH packets in an output list.
   func publishes(_ id: ConnectionID, v5: Bool, sourceLocation: SourceLocation = #_sourceLocation) -> [Out] {
     out(id, v5: v5, sourceLocation: sourceLocation).filter { $0.type == 3 }

@@ -6,6 +6,7 @@ and MosquittoTool serve the feature tests (test_15 onwards), together with a few
 packet helpers for what no real client can be made to do."""
 
 import itertools
+import os
 import queue
 import shutil
 import socket
@@ -253,6 +254,29 @@ def settle_all(counts, grace=None):
 
 
 # --- paho-mqtt with the whole protocol: QoS 1/2, sessions, wills, MQTT 5 ----------------
+
+# MQTT.js (Debian's node-mqtt) lives in /usr/share/nodejs (arch-specific modules:
+# /usr/lib/nodejs); Debian's nodejs searches there by itself, other builds of node need NODE_PATH.
+DEBIAN_NODE_DIRS = ["/usr/share/nodejs", "/usr/lib/nodejs"]
+
+
+def node_env():
+    """The environment for a node process that requires 'mqtt'."""
+    env = dict(os.environ)
+    env["NODE_PATH"] = os.pathsep.join([p for p in [env.get("NODE_PATH")] if p] + DEBIAN_NODE_DIRS)
+    return env
+
+
+def mqttjs_node():
+    """The node binary, when node and the mqtt module are installed; else the test is skipped."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    if node is None:
+        pytest.skip("node is not installed (toolchain/install-deps.sh installs node-mqtt)")
+    probe = subprocess.run([node, "-e", "require('mqtt')"], env=node_env(), capture_output=True, timeout=30)
+    if probe.returncode != 0:
+        pytest.skip("the mqtt module (Debian package node-mqtt) is not installed")
+    return node
+
 
 from paho.mqtt.packettypes import PacketTypes            # noqa: E402
 from paho.mqtt.properties import Properties              # noqa: E402

@@ -11,22 +11,7 @@
 // and exits 0 (all acknowledged, never closed) or 1. A subscriber outside checks delivery.
 'use strict'
 
-const Module = require('module')
-
-function loadMqtt () {
-  try {
-    return require('mqtt')
-  } catch (err) {
-    if (err.code !== 'MODULE_NOT_FOUND') throw err
-    const extra = ['/usr/share/nodejs', '/usr/lib/nodejs']
-    const path = require('path')
-    process.env.NODE_PATH = [process.env.NODE_PATH, ...extra].filter(Boolean).join(path.delimiter)
-    Module._initPaths() // re-read NODE_PATH (node's documented-in-source private hook)
-    return require('mqtt')
-  }
-}
-
-const mqtt = loadMqtt()
+const mqtt = require('./mqttjs_load.js')()
 
 const [port, version, topic, count, timeoutMs] = process.argv.slice(2)
 const protocolVersion = Number(version)

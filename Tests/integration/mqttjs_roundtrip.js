@@ -7,28 +7,9 @@
 // collects messages until it has three, plus GRACE_MS to catch duplicates, then prints one
 // JSON line (connack, granted QoS, publish acks, received messages) and exits 0; on timeout
 // or error it prints the same JSON with "error" set and exits 1.
-//
-// Debian installs the module under /usr/share/nodejs (and arch-specific ones under
-// /usr/lib/nodejs). Debian's own nodejs searches there; another node (e.g. NodeSource's)
-// needs NODE_PATH, which the pytest wrapper sets; run by hand, this script sets it itself.
 'use strict'
 
-const Module = require('module')
-
-function loadMqtt () {
-  try {
-    return require('mqtt')
-  } catch (err) {
-    if (err.code !== 'MODULE_NOT_FOUND') throw err
-    const extra = ['/usr/share/nodejs', '/usr/lib/nodejs']
-    const path = require('path')
-    process.env.NODE_PATH = [process.env.NODE_PATH, ...extra].filter(Boolean).join(path.delimiter)
-    Module._initPaths() // re-read NODE_PATH (node's documented-in-source private hook)
-    return require('mqtt')
-  }
-}
-
-const mqtt = loadMqtt()
+const mqtt = require('./mqttjs_load.js')()
 
 const [port, version, prefix, timeoutMs, graceMs] = process.argv.slice(2)
 const protocolVersion = Number(version)

@@ -4,43 +4,20 @@ The client runs in mqttjs_roundtrip.js; a paho subscriber checks what MQTT.js pu
 from the outside too. Skipped when node or the mqtt module is missing."""
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from clients import V311, V5, PahoClient
+from clients import V311, V5, PahoClient, mqttjs_node, node_env
 from harness import scaled
 
 SCRIPT = Path(__file__).with_name("mqttjs_roundtrip.js")
-# Debian's node-mqtt lives in /usr/share/nodejs (arch-specific modules: /usr/lib/nodejs);
-# Debian's nodejs searches there by itself, other builds of node need NODE_PATH.
-DEBIAN_NODE_DIRS = ["/usr/share/nodejs", "/usr/lib/nodejs"]
-
-
-def _node_env():
-    env = dict(os.environ)
-    env["NODE_PATH"] = os.pathsep.join(
-        [p for p in [env.get("NODE_PATH")] if p] + DEBIAN_NODE_DIRS)
-    return env
-
-
-def _node():
-    node = shutil.which("node") or shutil.which("nodejs")
-    if node is None:
-        pytest.skip("node is not installed (toolchain/install-deps.sh installs node-mqtt)")
-    probe = subprocess.run([node, "-e", "require('mqtt')"], env=_node_env(),
-                           capture_output=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip("the mqtt module (Debian package node-mqtt) is not installed")
-    return node
 
 
 @pytest.mark.parametrize("version", [pytest.param(5, id="5"), pytest.param(4, id="3.1.1")])
 def test_mqttjs_roundtrip(broker, version):
-    node = _node()
+    node = mqttjs_node()
     b = broker()
     prefix = f"mqttjs/v{version}"
     watcher = PahoClient(b.port, version=V5 if version == 5 else V311).wait_connected()
@@ -50,7 +27,7 @@ def test_mqttjs_roundtrip(broker, version):
         result = subprocess.run(
             [node, str(SCRIPT), str(b.port), str(version), prefix, str(timeout_ms),
              str(int(scaled(0.3) * 1000))],
-            env=_node_env(), capture_output=True, text=True, timeout=scaled(15) + 15)
+            env=node_env(), capture_output=True, text=True, timeout=scaled(15) + 15)
         assert result.returncode == 0, f"mqttjs: {result.stdout}\n{result.stderr}"
         report = json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -24,7 +24,6 @@ but drops those messages) and the 0x93 rule (Mosquitto answers PUBREC 0x97 and s
 
 import collections
 import json
-import os
 import queue
 import re
 import shutil
@@ -38,7 +37,7 @@ import pytest
 
 import mqttraw
 from clients import (PUBACK, PUBCOMP, PUBREC, PUBREL, V311, V5, MosquittoSub, PahoClient,
-                     parse_connack_v5, parse_publish, raw_ack, raw_connect_v5,
+                     mqttjs_node, node_env, parse_connack_v5, parse_publish, raw_ack, raw_connect_v5,
                      raw_disconnect_reason, raw_publish)
 from harness import HOST, IS_MOSQUITTO, run_broker, scaled
 
@@ -589,28 +588,12 @@ def test_paho_311_qos2_burst_of_100_beyond_the_window(broker):
         sub.close()
 
 
-NODE_DIRS = ["/usr/share/nodejs", "/usr/lib/nodejs"]
-
-
-def _node():
-    node = shutil.which("node") or shutil.which("nodejs")
-    env = dict(os.environ)
-    env["NODE_PATH"] = os.pathsep.join([p for p in [env.get("NODE_PATH")] if p] + NODE_DIRS)
-    if node is None:
-        pytest.skip("node is not installed (toolchain/install-deps.sh installs node-mqtt)")
-    probe = subprocess.run([node, "-e", "require('mqtt')"], env=env, capture_output=True,
-                           timeout=30)
-    if probe.returncode != 0:
-        pytest.skip("the mqtt module (Debian package node-mqtt) is not installed")
-    return node, env
-
-
 @midge_only
 @pytest.mark.parametrize("version", [pytest.param(4, id="3.1.1"), pytest.param(3, id="3.1")])
 def test_mqttjs_qos2_burst_of_100(broker, version):
     """MQTT.js (which has no outgoing window of its own) bursts 100 QoS 2 publications:
     all complete without a close, a paho subscriber gets each once, in order."""
-    node, env = _node()
+    node = mqttjs_node()
     b = broker()
     count = 100
     sub = PahoClient(b.port, version=V311).wait_connected()
@@ -619,7 +602,7 @@ def test_mqttjs_qos2_burst_of_100(broker, version):
         script = Path(__file__).with_name("mqttjs_qos2_burst.js")
         result = subprocess.run([node, str(script), str(b.port), str(version), "burst/mqttjs",
                                  str(count), str(int(scaled(15) * 1000))],
-                                env=env, capture_output=True, text=True, timeout=scaled(15) + 15)
+                                env=node_env(), capture_output=True, text=True, timeout=scaled(15) + 15)
         assert result.returncode == 0, f"mqttjs: {result.stdout}\n{result.stderr}"
         report = json.loads(result.stdout.strip().splitlines()[-1])
         assert report["acked"] == count and not report["closed"], report
