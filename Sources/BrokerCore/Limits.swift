@@ -45,7 +45,7 @@ public struct Limits: Sendable, Equatable {
   /// the shared queue-entry pool, so a larger window costs no reservation.
   public var inflightOutgoingMax = 1024
   /// Inbound QoS 2 packet ids of 3.1/3.1.1 clients beyond `max_inflight_messages`, all sessions
-  /// together (`qos2_spill_ids`; 0 = max_connections, at least 64 and at most 4096: see
+  /// together (`qos2_spill_ids`; 0 = 4 × max_connections, at least 64 and at most 4096: see
   /// `qos2SpillCount`). When full, a 3.1.1 publisher that sends one more unreleased QoS 2
   /// PUBLISH is disconnected without its acknowledgement (counted).
   public var qos2SpillMax = 0
@@ -120,8 +120,9 @@ public struct Limits: Sendable, Equatable {
   /// Every slot: admitted clients plus refusal slots.
   public var slotCount: Int { connectionsMax + refusalSlots }
 
-  /// Spilled QoS 2 ids: qos2_spill_ids, or one per connection (64...4096).
-  public var qos2SpillCount: Int { qos2SpillMax > 0 ? qos2SpillMax : min(4096, max(64, connectionsMax)) }
+  /// Spilled QoS 2 ids: qos2_spill_ids, or four per connection (64...4096): at least 1024 on
+  /// every board profile, so that a client with 500 unreleased ids fits.
+  public var qos2SpillCount: Int { qos2SpillMax > 0 ? qos2SpillMax : min(4096, max(64, 4 * connectionsMax)) }
 
   /// Session slots: max_sessions, or twice max_connections.
   public var sessionCount: Int { sessionsMax > 0 ? sessionsMax : connectionsMax * 2 }

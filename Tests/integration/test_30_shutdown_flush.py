@@ -23,7 +23,9 @@ SIZE = 1000
 
 
 def start(tmp_path, lines):
-    return start_with_conf(tmp_path, ["socket_send_buffer 4096", "max_queued_bytes 4MiB",
+    # memory_budget: a 4 MiB send queue must fit beside the board's large packet buffers on
+    # every board (gl-inet-mt3000's 12 MiB default does not hold both).
+    return start_with_conf(tmp_path, ["memory_budget 32MiB", "socket_send_buffer 4096", "max_queued_bytes 4MiB",
                                       "max_queued_messages 1000", *lines])
 
 
