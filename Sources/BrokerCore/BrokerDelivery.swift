@@ -116,9 +116,10 @@ extension Broker {
 
   /// Whether a recipient that keeps the message (`keepsMessage`) takes it at `qos`, or why not.
   func admission(_ session: UInt32, qos: QoS, ownMessage: Bool) -> DropReason? {
-    // Fair share: a queue is long when messages wait beyond the window (its client does not
-    // keep up); what is in flight is bounded per connection by max_inflight_outgoing.
-    if Int(sessions[Int(session)].pendingCount) >= limits.inflightMax && sharedPoolsLow { return .fairShare }
+    // Fair share: while the pools are low, a session that holds a window's worth
+    // (max_inflight_messages) queued or unacknowledged in flight does not keep up, and gets no
+    // more of the reserve.
+    if sharedPoolsLow && heldEntries(session) >= limits.inflightMax { return .fairShare }
     let full = queueIsFull(session, qos: qos, ownMessage: ownMessage)
     return full && limits.queueFullAction != .dropOldest ? .queueFull : nil  // drop_oldest: `enqueue` evicts
   }
@@ -128,6 +129,11 @@ extension Broker {
   /// read.
   func queueIsFull(_ session: UInt32, qos: QoS, ownMessage: Bool) -> Bool {
     sessions[Int(session)].pendingCount >= UInt32(limits.queuedMessagesMax) && !(ownMessage && qos != .atMostOnce)
+  }
+
+  /// The queue entries a session holds: waiting, and sent but not yet acknowledged.
+  func heldEntries(_ session: UInt32) -> Int {
+    Int(sessions[Int(session)].pendingCount) + Int(sessions[Int(session)].inflightCount)
   }
 
   /// Whether the queue entries or the message store are in their reserved last quarter.

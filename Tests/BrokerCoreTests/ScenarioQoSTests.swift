@@ -377,4 +377,45 @@ struct ScenarioQoSTests {
     #expect(net.closed(pub) == nil)
     net.finish()
   }
+
+  /// Online subscribers that read but never acknowledge hold their messages in flight. Left
+  /// alone, each would fill its outgoing window from the shared entries; the fair-share rule
+  /// counts what a session holds in flight too, so the reserve still serves the healthy one.
+  @Test
+  func fairShareCountsInFlight() throws {
+    let net = FakeNetwork(limits {
+      $0.inflightMax = 2
+      $0.inflightOutgoingMax = 65535
+    })
+    let entries = net.plan.queueEntries
+    var stalled: [ConnectionID] = []
+    for k in 0..<4 {
+      let c = try net.join("mute\(k)", v5: false)
+      net.sub(c, "load/#", qos: 1, v5: false)
+      stalled.append(c)
+    }
+    let healthy = try net.join("healthy", v5: false)
+    net.sub(healthy, "load/#", qos: 1, v5: false)
+    let pub = try net.join("pub", v5: false)
+    var received = 0
+    var acked = 0
+    var id: UInt16 = 0
+    // Each stalled window alone could take every entry.
+    for _ in 0..<(entries / 2) {
+      id = id == 65535 ? 1 : id + 1
+      net.send(pub, C.publish("load/x", "m", v5: false, qos: 1, id: id))
+      acked += net.out(pub, v5: false).count
+      for m in net.publishes(healthy, v5: false) {
+        received += 1
+        net.send(healthy, C.puback(m.packetID))
+      }
+      for c in stalled { _ = net.take(c) }
+    }
+    #expect(acked == entries / 2, "the publisher is never held back")
+    #expect(received == entries / 2, "the healthy subscriber gets every message")
+    #expect(net.stats.droppedFairShare > 0)
+    #expect(net.broker.entries.freeCount >= entries / Broker.poolReserveDivisor - 4)
+    #expect(net.closed(pub) == nil)
+    net.finish()
+  }
 }
