@@ -84,6 +84,22 @@ struct SimulatorTests {
     run(seed: seed, features: SimEnvironment.features ?? .supportedToday)
   }
 
+  /// The simulation's 3.1.1 clients that pipeline beyond the window reach the QoS 2 spill
+  /// table (roomy seeds) and fill it (scarce seeds): the oracle above checks what happens then.
+  @Test("seeded simulation: pipelining 3.1.1 clients spill QoS 2 ids beyond the window")
+  func spillExercised() {
+    var peak = 0
+    var full: UInt64 = 0
+    for seed in SimEnvironment.defaultSeeds.prefix(8) {
+      let sim = Simulation(seed: seed, steps: SimEnvironment.defaultSteps, features: .all, trace: false)
+      #expect(sim.run() == nil, "seed \(seed)")
+      peak = max(peak, sim.peakSpill)
+      full += sim.net.broker.stats.qos2SpillFull
+    }
+    #expect(peak > Simulation.limits(scarce: true).qos2SpillMax, "roomy seeds hold more ids than a scarce table")
+    #expect(full > 0, "scarce seeds fill the table")
+  }
+
   /// The clients' encoder (SimWire, over MQTTWire's Encode) writes packets that MQTTWire
   /// decodes back to the same fields, in 3.1.1 and in 5.0 form (5.0 is not served yet, so
   /// the simulation cannot exercise it against the broker).
@@ -193,6 +209,12 @@ final class SimSocket {
   var interestOut = false
   /// Turns during which the broker does not get to read (bytes pile up and arrive together).
   var readDelay = 0
+  /// When the broker last read bytes of this connection (ms): keep alive counts from there,
+  /// as the broker does not see a packet it has not read (README, "Limits").
+  var lastReadMs: UInt64 = 0
+  var bytesRead = 0
+  /// The broker had no receive buffer for this connection when it was readable.
+  var bufferDenied = false
 
   init(serial: Int, id: ConnectionID, owner: Int, openedMs: UInt64, capacity: Int) {
     self.serial = serial
@@ -304,7 +326,10 @@ final class SimNetwork {
     var reads = 0
     while reads < SimNetwork.readsPerEvent && s.isOpen {
       let buffer = broker.readBuffer(s.id)
-      if buffer.count == 0 { break }  // paused (no buffer free) or closing
+      if buffer.count == 0 {  // paused (no buffer free) or closing
+        s.bufferDenied = true
+        break
+      }
       if s.toBroker.isEmpty {
         if s.eof { broker.peerClosed(s.id, reason: .peerClosed) }  // read() returned 0
         break  // else EAGAIN
@@ -315,6 +340,8 @@ final class SimNetwork {
       let n = min(buffer.count, s.toBroker.count, piece)
       s.toBroker.withUnsafeBytes { src in buffer.baseAddress!.copyMemory(from: src.baseAddress!, byteCount: n) }
       s.toBroker.removeFirst(n)
+      s.lastReadMs = now
+      s.bytesRead += n
       broker.received(s.id, count: n, now: now)
       reads += 1
       if n < buffer.count { break }
@@ -451,6 +478,10 @@ final class Simulation {
   /// drop counter last seen (the oracle allows a missing copy only where one was counted).
   private var clientDropEvents: [Int: [Int]] = [:]
   private var clientDropsSeen: [Int: UInt32] = [:]
+  /// The most QoS 2 ids the spill table held at once.
+  private(set) var peakSpill = 0
+  /// The broker's count of publishers cut for a full QoS 2 spill table, last seen.
+  private var spillFullSeen: UInt64 = 0
 
   var limits: Limits { net.broker.limits }
 
@@ -475,7 +506,7 @@ final class Simulation {
         SimClient(
           sim: self, index: i, version: v5 ? .v5 : .v311, persistent: persistent,
           sessionExpiry: v5 && persistent ? [5, 30, 0xFFFF_FFFF][rng.below(3)] : 0,
-          keepAlive: [0, 5, 10, 30][rng.below(4)]))
+          keepAlive: [0, 5, 10, 30][rng.below(4)], pipelines: !v5 && rng.below(2) == 0))
     }
     note(
       "seed \(seed): \(count) clients, \(scarce ? "scarce" : "roomy") memory (receive \(net.plan.rxChunks), "
@@ -498,6 +529,9 @@ final class Simulation {
     l.inflightMax = 20
       l.sysIntervalSeconds = 0  // no $SYS retained topics in the oracle's retained state
     l.retainedMessagesMax = 64
+    // Roomy: more than every pipelining client's ids beyond the window, so the table never
+    // fills; scarce: a few, so that the documented disconnect happens.
+    l.qos2SpillMax = scarce ? 8 : 16 * SimClient.pipeliningWindow
     if scarce {
       // The smallest budget that fits: every traffic pool near its minimum.
       while (try? BrokerPlan.make(l)) == nil { l.memoryBudgetBytes += 1 << 10 }
@@ -581,6 +615,7 @@ final class Simulation {
       fail("invariant: \(problem)")
       return
     }
+    peakSpill = max(peakSpill, net.broker.qos2Spill.count)
     if net.broker.stats.connectionsOpen != net.openCount {
       fail("the broker has \(net.broker.stats.connectionsOpen) connections open, the network \(net.openCount)")
     }
@@ -735,6 +770,15 @@ final class Simulation {
       let ms = UInt64(20_000 + rng.below(40_000))
       note("clock +\(ms) ms")
       advance(by: ms, substep: 500)
+    case 768..<788:
+      if let c = any(connected) {
+        let topic = rng.below(SimTopics.topics.count)
+        let count = 5 + rng.below(c.window)
+        note("\(c.name) sends a burst of \(count) QoS 2 messages to \(SimTopics.topics[topic])")
+        for _ in 0..<count {
+          c.publish(topic: topic, qos: .exactlyOnce, retain: false, empty: false, bodyBytes: rng.below(40))
+        }
+      }
     default:
       break  // the loop just turns
     }
@@ -763,7 +807,20 @@ final class Simulation {
     let left = client.socket !== s
     // What a well-behaved client may be closed for.
     switch reason {
-    case .protocolError, .malformed, .packetTooLarge, .inflightExceeded, .ioError, .connectTimeout, .shutdown,
+    case .inflightExceeded:
+      // Only a 3.1.1 client that pipelines, when the shared spill table is full (counted),
+      // which happens only on scarce seeds: a roomy table holds every client's ids.
+      let spillFull = net.broker.stats.qos2SpillFull
+      let roomy = limits.qos2SpillCount >= clients.count * SimClient.pipeliningWindow
+      if client.version == .v5 || spillFull == spillFullSeen || roomy {
+        fail("the broker closed \(client.name)'s connection \(s.serial): \(reason.name)")
+      }
+      spillFullSeen = spillFull
+    case .connectTimeout where s.bytesRead == 0 && s.bufferDenied:
+      // The documented limit: the receive chunks stayed held (paused publishers, partial
+      // packets) for the whole connect timeout, and the CONNECT waited unread in the kernel.
+      note("\(client.name)'s CONNECT was never read: no receive chunk free within connect_timeout")
+    case .protocolError, .malformed, .packetTooLarge, .ioError, .connectTimeout, .shutdown,
       .topicAliasInvalid, .payloadFormatInvalid, .retainNotSupported:
       fail("the broker closed \(client.name)'s connection \(s.serial): \(reason.name)")
     case .keepAliveTimeout:
@@ -830,6 +887,18 @@ final class Simulation {
     for c in clients where c.phase == .offline && comeBack(c) { c.connect(clean: false, will: nil) }
     let keepAliveMax = clients.map { UInt64($0.keepAlive) }.max() ?? 0
     advance(by: max(keepAliveMax * 1500, UInt64(limits.connectTimeoutSeconds) * 1000) + 1000, substep: 250)
+    // A silent client's last packets may wait unread while the broker does not read it (a
+    // full pool: README "Limits"); its keep alive counts from when the broker read them.
+    // Pauses end within a keep-alive period or 60 s; several may follow one another.
+    for _ in 0..<10 {
+      let due = clients.compactMap { c -> UInt64? in
+        guard c.silent, let s = c.socket, s.isOpen else { return nil }
+        if !s.toBroker.isEmpty { return net.now + Broker.pauseMaxMs }
+        return s.lastReadMs + UInt64(c.keepAlive) * 1500 + 1000
+      }.max() ?? 0
+      guard due > net.now else { break }
+      advance(by: due - net.now, substep: 250)
+    }
     check()
     guard failure == nil else { return }
     // A silent client whose connection the broker already closed (for another reason, before
@@ -913,7 +982,7 @@ final class Simulation {
       "end: \(log.messages.count) messages, \(log.receipts.count) copies received, "
         + "\(b.stats.messagesDropped) QoS 0 drops, \(log.connections.count) connections, "
         + "owed: \(oracle.owedAtLeastOnce) at least once, \(oracle.owedComplete) complete QoS 0, "
-        + "read pauses \(b.stats.readPauses), closes: "
+        + "read pauses \(b.stats.readPauses), QoS 2 spill peak \(peakSpill), closes: "
         + "\(CloseReason.allCases.filter { b.stats.closes($0) > 0 }.map { "\($0.name) \(b.stats.closes($0))" })"
     )
   }
@@ -930,7 +999,9 @@ final class Simulation {
       }
       // Later turns let time pass too: a publisher paused because a pool was full resumes or
       // is given up on its timer (README "Queue limits"), which needs the clock to move.
-      if turns < 100 { turn() } else { advance(by: 100, substep: 100) }
+      // A pool held in a cycle (a publisher paused with the only large buffer, waiting for
+      // the store that a subscriber behind it holds) is freed only by that timer (60 s).
+      if turns < 100 { turn() } else { advance(by: 1000, substep: 250) }
       check()
       turns += 1
       let readers = { (s: SimSocket) in s.owner >= 0 && self.clients[s.owner].socket === s }

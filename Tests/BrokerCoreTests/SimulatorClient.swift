@@ -81,12 +81,20 @@ final class SimClient {
   /// Outgoing QoS 1/2 window: below the broker's max_inflight_messages (20), so a well-behaved
   /// client is never disconnected for it.
   static let window = 10
+  /// The window of a 3.1.1 client that pipelines beyond the broker's (it cannot learn it): its
+  /// further unreleased QoS 2 ids go to the broker's shared spill table.
+  static let pipeliningWindow = 40
+  /// This client's outgoing QoS 1/2 window.
+  let window: Int
   /// Packet identifiers cycle through a small range so that they are reused often.
   static let idRange: UInt16 = 300
 
   init(
-    sim: Simulation, index: Int, version: ProtocolVersion, persistent: Bool, sessionExpiry: UInt32, keepAlive: UInt16
+    sim: Simulation, index: Int, version: ProtocolVersion, persistent: Bool, sessionExpiry: UInt32, keepAlive: UInt16,
+    pipelines: Bool = false
   ) {
+    precondition(!pipelines || version != .v5, "an MQTT 5 client keeps the Receive Maximum")
+    self.window = pipelines ? SimClient.pipeliningWindow : SimClient.window
     self.sim = sim
     self.index = index
     self.name = "c\(index)"
@@ -163,7 +171,7 @@ final class SimClient {
     guard phase == .connected else { return }
     let qos = min(requested, serverMaximumQoS)
     let retain = requestedRetain && serverRetainAvailable
-    if qos != .atMostOnce && outgoing.count >= min(SimClient.window, serverReceiveMaximum) { return }
+    if qos != .atMostOnce && outgoing.count >= min(window, serverReceiveMaximum) { return }
     guard let s = socket else { return }
     _ = log.tick()
     let m = log.newMessage(
