@@ -370,9 +370,9 @@ extension Broker {
     }
     if p.qos == .exactlyOnce && !hasQoS2Room(session, v5: v5) {
       // MQTT 5: more unreleased QoS 2 messages than the Receive Maximum we advertised
-      // [MQTT-3.3.4-9]; 3.1.1: the shared spill table is full. Not acknowledged, so the client
-      // still owns the message.
-      if !v5 { stats.qos2SpillFull &+= 1 }
+      // [MQTT-3.3.4-9]; 3.1.1 (or receive_maximum_exceeded spill): the shared spill table is
+      // full. Not acknowledged, so the client still owns the message.
+      if spills(v5: v5) { stats.qos2SpillFull &+= 1 }
       close(s, .inflightExceeded)
       return true
     }
@@ -461,8 +461,12 @@ extension Broker {
   /// or 3.1.1 client room in the spill table.
   func hasQoS2Room(_ session: UInt32, v5: Bool) -> Bool {
     for v in qos2Slots(session) where v == 0 { return true }
-    return !v5 && !qos2Spill.isFull
+    return spills(v5: v5) && !qos2Spill.isFull
   }
+
+  /// Whether ids beyond the window go to the spill table: always for 3.1/3.1.1 clients, which
+  /// cannot learn the window; for MQTT 5 only with `receive_maximum_exceeded spill`.
+  func spills(v5: Bool) -> Bool { !v5 || limits.spillsBeyondReceiveMaximum }
 
   func rememberQoS2(_ session: UInt32, _ packetID: UInt16) {
     let slots = qos2Slots(session)

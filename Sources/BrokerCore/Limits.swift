@@ -49,6 +49,11 @@ public struct Limits: Sendable, Equatable {
   /// `qos2SpillCount`). When full, a 3.1.1 publisher that sends one more unreleased QoS 2
   /// PUBLISH is disconnected without its acknowledgement (counted).
   public var qos2SpillMax = 0
+  /// What an MQTT 5 client that sends more unreleased QoS 2 messages than the Receive Maximum
+  /// it was told meets (`receive_maximum_exceeded`): false, DISCONNECT 0x93 as the protocol
+  /// says [MQTT-3.3.4-9]; true, its further ids spill into the shared table as a 3.1.1
+  /// client's do (some clients ignore the Receive Maximum: README, "Queue limits").
+  public var spillsBeyondReceiveMaximum = false
   /// Sessions: connected clients plus persistent sessions of disconnected ones
   /// (`max_sessions`; 0 = twice max_connections). When every session is in use, a client with a
   /// new client identifier is refused with CONNACK 3 / 0x89.

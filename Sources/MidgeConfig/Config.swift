@@ -352,6 +352,15 @@ public enum Config {
         throw ConfigError(
           "invalid value '\(v)' for 'queue_full_action' (drop_newest, drop_oldest, reject_publish or pause_publisher)")
       }
+    } else if eq(key, "receive_maximum_exceeded") {
+      let v = try one()
+      if eq(v, "disconnect") {
+        s.limits.spillsBeyondReceiveMaximum = false
+      } else if eq(v, "spill") {
+        s.limits.spillsBeyondReceiveMaximum = true
+      } else {
+        throw ConfigError("invalid value '\(v)' for 'receive_maximum_exceeded' (disconnect or spill)")
+      }
     } else if eq(key, "max_retained_messages") {
       s.limits.retainedMessagesMax = try count(0, 10_000_000)
     } else if eq(key, "max_retained_bytes") {

@@ -129,6 +129,28 @@ struct QoSTests {
     net.finish()
   }
 
+  @Test("MQTT 5 with receive_maximum_exceeded spill: ids beyond the Receive Maximum spill as a 3.1.1 client's, delivered once each")
+  func qos2ReceiveMaximumSpill() throws {
+    let net = FakeNetwork(limits { $0.spillsBeyondReceiveMaximum = true })
+    let window = net.broker.limits.inflightMax
+    let sub = try net.join("sub", v5: true)
+    net.sub(sub, "t", qos: 2, v5: true)
+    let p = try net.join("p", v5: true)
+    let count = window + 10
+    for id in 1...count { net.send(p, C.publish("t", "m\(id)", v5: true, qos: 2, id: UInt16(id))) }
+    #expect(net.out(p, v5: true).map(\.type) == Array(repeating: 5, count: count), "PUBREC for each, no DISCONNECT")
+    #expect(net.broker.qos2Spill.count == 10)
+    // A resent PUBLISH of a spilled id is acknowledged, not delivered again.
+    net.send(p, C.publish("t", "again", v5: true, qos: 2, dup: true, id: UInt16(count)))
+    #expect(net.out(p, v5: true).map(\.type) == [5])
+    for id in 1...count { net.send(p, C.pubrel(UInt16(id))) }
+    #expect(net.out(p, v5: true).map(\.type) == Array(repeating: 7, count: count))
+    #expect(net.broker.qos2Spill.count == 0)
+    #expect(net.publishes(sub, v5: true).map(\.text) == (1...count).map { "m\($0)" })
+    #expect(net.closed(p) == nil)
+    net.finish()
+  }
+
   @Test("QoS 2 state ends with the connection: a reconnect may reuse the id")
   func qos2ForgottenOnClose() throws {
     let net = FakeNetwork()

@@ -114,6 +114,10 @@ struct ConfigParseTests {
     #expect(parseError("persistent_client_expiration 1x") == "test.conf:1: invalid duration '1x' for 'persistent_client_expiration' (e.g. 3600, 1h, 2d, 1w, 1m, 1y)")
     #expect(parseError("queue_full_action drop") == "test.conf:1: invalid value 'drop' for 'queue_full_action' (drop_newest, drop_oldest, reject_publish or pause_publisher)")
     #expect(parseError("retain_available yes") == "test.conf:1: invalid value 'yes' for 'retain_available' (true or false)")
+    #expect(!Limits().spillsBeyondReceiveMaximum, "the protocol's rule by default")
+    #expect(try parsed("receive_maximum_exceeded spill").limits.spillsBeyondReceiveMaximum)
+    #expect(try !parsed("receive_maximum_exceeded disconnect").limits.spillsBeyondReceiveMaximum)
+    #expect(parseError("receive_maximum_exceeded 0x97") == "test.conf:1: invalid value '0x97' for 'receive_maximum_exceeded' (disconnect or spill)")
   }
 
   @Test("an empty text changes nothing")

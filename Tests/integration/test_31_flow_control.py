@@ -769,6 +769,70 @@ def test_mqtt5_client_beyond_receive_maximum_is_disconnected_0x93(broker):
         assert [struct.unpack("!H", p[2:4])[0] for p in recs] == list(range(1, maximum + 1))
 
 
+# Evidence for receive_maximum_exceeded: paho-mqtt 2.1 (MQTT 5, max_inflight_messages_set(100))
+# and MQTT.js 4.3.7 (MQTT 5) send past the server's Receive Maximum. On the protocol's rule
+# (the default) paho reconnects in a loop (17 disconnects in 10 s, 20 of 100 acknowledged in
+# one run) and MQTT.js is closed at once; mosquitto 2.0.11 answers the excess with PUBREC 0x97,
+# which paho reports as completed: 40 of 100 lost in one run. With `spill`, both complete.
+
+@midge_only
+def test_paho_mqtt5_qos2_burst_beyond_receive_maximum_spills(broker):
+    """receive_maximum_exceeded spill: paho-mqtt's MQTT 5 client ignores the Receive Maximum
+    when its own window is larger; its 100 QoS 2 PUBLISH packets all complete with reason 0,
+    no disconnect, the subscriber gets each exactly once, in order."""
+    b = broker(["receive_maximum_exceeded spill"])
+    count = 100
+    sub = PahoClient(b.port, version=V311).wait_connected()
+    pub = PahoClient(b.port, "paho5-burst", version=V5, connect=False)
+    try:
+        sub.subscribe("burst/paho5", 2)
+        pub.client.max_inflight_messages_set(count)
+        pub.start().wait_connected()
+        infos = [pub.publish("burst/paho5", struct.pack("!I", i), qos=2, wait=False)
+                 for i in range(count)]
+        assert set(wait_acked(pub, infos, scaled(10))) == {0}
+        got = sub.settle(count, timeout=scaled(10))
+        assert sequence_of(got) == list(range(count)), \
+            f"{len(got)} deliveries: {sequence_of(got)[:30]}"
+        assert not pub.disconnected.is_set()
+        pub.disconnect()
+        sub.disconnect()
+    finally:
+        pub.close()
+        sub.close()
+
+
+@midge_only
+@pytest.mark.parametrize("setting, completes", [("spill", True), ("disconnect", False)])
+def test_mqttjs_mqtt5_burst_and_receive_maximum_exceeded(broker, setting, completes):
+    """MQTT.js over MQTT 5 bursts 100 QoS 2 publications past the Receive Maximum (20): with
+    `spill` all complete in order without a close; with `disconnect` (the default) the client
+    is closed (DISCONNECT 0x93) and only the messages within the window (PUBREC sent) are
+    delivered, once each, in order."""
+    node = mqttjs_node()
+    b = broker([f"receive_maximum_exceeded {setting}"])
+    count = 100
+    sub = PahoClient(b.port, version=V311).wait_connected()
+    try:
+        sub.subscribe("burst/mqttjs5", 2)
+        script = Path(__file__).with_name("mqttjs_qos2_burst.js")
+        result = subprocess.run([node, str(script), str(b.port), "5", "burst/mqttjs5",
+                                 str(count), str(int(scaled(15) * 1000))],
+                                env=node_env(), capture_output=True, text=True, timeout=scaled(15) + 15)
+        report = json.loads(result.stdout.strip().splitlines()[-1])
+        if completes:
+            assert result.returncode == 0 and report["acked"] == count and not report["closed"], report
+            got = sub.settle(count, timeout=scaled(10))
+            assert [int(m.payload) for m in got] == list(range(count))
+        else:
+            assert result.returncode == 1 and report["closed"], report
+            got = [int(m.payload) for m in sub.settle(0, grace=scaled(1))]
+            assert got == list(range(len(got))) and len(got) <= 20, got
+        sub.disconnect()
+    finally:
+        sub.close()
+
+
 # --- 5. the options ------------------------------------------------------------------------
 
 @midge_only
