@@ -116,10 +116,9 @@ extension Broker {
 
   /// Whether a recipient that keeps the message (`keepsMessage`) takes it at `qos`, or why not.
   func admission(_ session: UInt32, qos: QoS, ownMessage: Bool) -> DropReason? {
-    // Fair share: while the pools are low, a session that holds a window's worth
-    // (max_inflight_messages) queued or unacknowledged in flight does not keep up, and gets no
-    // more of the reserve.
-    if sharedPoolsLow && heldEntries(session) >= limits.inflightMax { return .fairShare }
+    // Fair share: while the pools are low, a session that holds its share of the reserve,
+    // queued or unacknowledged in flight, does not keep up and gets no more of it.
+    if sharedPoolsLow && heldEntries(session) >= fairShareEntries { return .fairShare }
     let full = queueIsFull(session, qos: qos, ownMessage: ownMessage)
     return full && limits.queueFullAction != .dropOldest ? .queueFull : nil  // drop_oldest: `enqueue` evicts
   }
@@ -129,6 +128,14 @@ extension Broker {
   /// read.
   func queueIsFull(_ session: UInt32, qos: QoS, ownMessage: Bool) -> Bool {
     sessions[Int(session)].pendingCount >= UInt32(limits.queuedMessagesMax) && !(ownMessage && qos != .atMostOnce)
+  }
+
+  /// While the pools are low, the entries one session may hold: the reserved quarter divided
+  /// among the sessions in use (connections count as sessions), and at least one window
+  /// (max_inflight_messages), so that a client that keeps up is never cut.
+  var fairShareEntries: Int {
+    let sessionsInUse = max(1, stats.connectionsOpen + stats.sessionsOffline)
+    return max(limits.inflightMax, entries.count / Broker.poolReserveDivisor / sessionsInUse)
   }
 
   /// The queue entries a session holds: waiting, and sent but not yet acknowledged.
