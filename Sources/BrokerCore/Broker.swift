@@ -92,6 +92,10 @@ public final class Broker {
   var load = LoadAverages()
   let memoryReservedBytes: Int64
   public var logWriteErrors: UInt64 = 0
+  /// $SYS: closes that lingered to deliver their reason, and those made at once because
+  /// every linger entry was in use (the platform's Linger.swift sets both).
+  public var closesLingered: UInt64 = 0
+  public var closesLingerFull: UInt64 = 0
   /// $SYS/broker/version (the executable sets it at startup).
   public var versionText: StaticString = "unknown"
   /// The client identifier of the CONNECT being handled (empty outside handleConnect).
