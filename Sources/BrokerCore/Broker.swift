@@ -46,6 +46,9 @@ public final class Broker {
   /// Inbound QoS 2 ids of 3.1/3.1.1 clients beyond their window (qos2_spill_ids).
   var qos2Spill: KeySet
   let aliases: UnsafeMutableBufferPointer<UInt32>
+  /// Aliases midge assigned, `topicAliasBrokerMax` per connection slot: the topic-only
+  /// stored message each alias stands for (BrokerAliases.swift).
+  let outboundAliases: UnsafeMutableBufferPointer<UInt32>
   var subscriptions: SubscriptionTable
   let fanout: UnsafeMutableBufferPointer<FanOut>
   /// The topic being routed (from an alias, a will or the retained store).
@@ -137,6 +140,8 @@ public final class Broker {
     qos2Spill = KeySet(slots: arena.bind(plan.qos2Spill), capacity: limits.qos2SpillCount)
     aliases = arena.bind(plan.aliases)
     aliases.initialize(repeating: messageNone)
+    outboundAliases = arena.bind(plan.outboundAliases)
+    outboundAliases.initialize(repeating: messageNone)
     subscriptions = SubscriptionTable(
       entries: arena.bind(plan.subscriptions), shortFilters: arena.bind(plan.filters),
       longFilters: arena.bind(plan.longFilters), longFree: arena.bind(plan.longFree),
