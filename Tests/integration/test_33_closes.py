@@ -11,13 +11,14 @@ TLS (Python's ssl, OpenSSL), where close_notify precedes the FIN."""
 
 import socket
 import ssl
+import threading
 import time
 
 import pytest
 
 import mqttraw
 import tlspki
-from clients import (PUBREL, raw_ack, raw_connect_v5, raw_disconnect_reason, raw_publish)
+from clients import (PUBREL, PahoClient, raw_ack, raw_connect_v5, raw_disconnect_reason, raw_publish)
 from harness import HOST, free_port, port_accepts, scaled
 
 pytestmark = pytest.mark.midge_only
@@ -145,16 +146,74 @@ def test_linger_counters_in_sys(broker):
         c.send(raw_connect_v5("refused", properties=[(0x15, "SCRAM-SHA-1")]))
         assert c.read_packet(scaled(5))[3] == 0x8C
         c.wait_closed(scaled(5))
-    with mqttraw.RawClient(b.port, timeout=scaled(5)) as s:
+    values = sys_closes(b.port, lambda v: v.get("lingered", 0) >= 1, scaled(8))
+    assert values.get("lingered", 0) >= 1 and values.get("linger_full") == 0, values
+
+
+def test_paho_publisher_taken_over_reads_0x8E(broker):
+    """paho-mqtt 5 publishing QoS 0 from a second thread while another connection takes its
+    client identifier: paho must report a DISCONNECT from the server [MQTT-3.1.4-3], not a lost
+    connection. (paho 2.1.0 drops the reason byte of a DISCONNECT with remaining length 1, so
+    0x8E itself is checked by the raw tests above; on the code before lingering this paho
+    pattern happened to pass as well: paho's writes did not cross the close in 3 runs.)"""
+    b = broker()
+    old = PahoClient(b.port, "paho-twin").wait_connected()
+    stop = threading.Event()
+
+    def flood():
+        payload = b"f" * 1000
+        deadline = time.monotonic() + scaled(5)
+        while not stop.is_set() and time.monotonic() < deadline:
+            old.client.publish("paho/twin", payload, qos=0)
+            time.sleep(0.0005)
+
+    writer = threading.Thread(target=flood)
+    writer.start()
+    try:
+        time.sleep(scaled(0.3))
+        new = PahoClient(b.port, "paho-twin").wait_connected()
+        old.wait_disconnected(scaled(5))
+        stop.set()
+        writer.join(scaled(6))
+        assert old.disconnect_packet_from_server, f"paho saw no DISCONNECT, rc {old.disconnect_rc:#x}"
+        new.close()
+    finally:
+        stop.set()
+        writer.join(scaled(6))
+        old.close()
+
+
+def sys_closes(port, done, timeout):
+    """$SYS/broker/midge/closes/lingered and linger_full as a dict, read until done(values)."""
+    with mqttraw.RawClient(port, timeout=scaled(5)) as s:
         assert s.connect(scaled(5), client_id="sys") == mqttraw.connack(0)
         s.send(mqttraw.subscribe(1, [("$SYS/broker/midge/closes/#", 0)]))
         values = {}
-        deadline = time.monotonic() + scaled(8)
-        while values.get("lingered", 0) < 1 and time.monotonic() < deadline:  # retained, then fresh
+        deadline = time.monotonic() + timeout
+        while not done(values) and time.monotonic() < deadline:
             p = s.read_packet(max(0.01, deadline - time.monotonic()))
             if p[0] & 0xF0 == mqttraw.PUBLISH:
-                n = int.from_bytes(p[2:4], "big") if p[1] < 0x80 else int.from_bytes(p[3:5], "big")
                 start = 4 if p[1] < 0x80 else 5
-                topic = p[start:start + n].decode()
-                values[topic.rsplit("/", 1)[1]] = int(p[start + n:])
-    assert values.get("lingered", 0) >= 1 and values.get("linger_full") == 0, values
+                n = int.from_bytes(p[start - 2:start], "big")
+                name = p[start:start + n].decode().rsplit("/", 1)[1]
+                if name in ("lingered", "linger_full"):
+                    values[name] = int(p[start + n:])
+        return values
+
+
+def test_a_full_linger_table_closes_at_once_and_counts(broker):
+    """70 refused clients that neither read nor close: 64 linger (the table's size), the other
+    6 are closed at once and counted in closes/linger_full; the broker serves on."""
+    b = broker(["sys_interval 1"])
+    clients = []
+    try:
+        for i in range(70):
+            c = mqttraw.RawClient(b.port, timeout=scaled(5))
+            clients.append(c)
+            c.send(raw_connect_v5(f"r{i}", properties=[(0x15, "SCRAM-SHA-1")]))
+            assert c.read_packet(scaled(5))[3] == 0x8C
+        values = sys_closes(b.port, lambda v: v.get("lingered", 0) + v.get("linger_full", 0) >= 70, scaled(5))
+        assert values.get("lingered") == 64 and values.get("linger_full") == 6, values
+    finally:
+        for c in clients:
+            c.close()
