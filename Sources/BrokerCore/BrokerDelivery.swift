@@ -534,7 +534,8 @@ extension Broker {
       let alias = chooseAlias(s, m)
       return sendPublish(s, session, m, qos: qos, retain: retain, dup: dup, packetID: packetID, now: now, alias: alias)
     }
-    return sendPublish(s, session, m, qos: qos, retain: retain, dup: dup, packetID: packetID, now: now, alias: AliasChoice())
+    return sendPublish(
+      s, session, m, qos: qos, retain: retain, dup: dup, packetID: packetID, now: now, alias: AliasChoice())
   }
 
   @inline(__always)
