@@ -46,6 +46,9 @@ public final class Broker {
   /// Inbound QoS 2 ids of 3.1/3.1.1 clients beyond their window (qos2_spill_ids).
   var qos2Spill: KeySet
   let aliases: UnsafeMutableBufferPointer<UInt32>
+  /// Aliases midge assigned, `topicAliasBrokerMax` per connection slot: the topic-only
+  /// stored message each alias stands for (BrokerAliases.swift).
+  let outboundAliases: UnsafeMutableBufferPointer<UInt32>
   var subscriptions: SubscriptionTable
   let fanout: UnsafeMutableBufferPointer<FanOut>
   /// The topic being routed (from an alias, a will or the retained store).
@@ -92,6 +95,10 @@ public final class Broker {
   var load = LoadAverages()
   let memoryReservedBytes: Int64
   public var logWriteErrors: UInt64 = 0
+  /// $SYS: closes that lingered to deliver their reason, and those made at once because
+  /// every linger entry was in use (the platform's Linger.swift sets both).
+  public var closesLingered: UInt64 = 0
+  public var closesLingerFull: UInt64 = 0
   /// $SYS/broker/version (the executable sets it at startup).
   public var versionText: StaticString = "unknown"
   /// The client identifier of the CONNECT being handled (empty outside handleConnect).
@@ -133,6 +140,8 @@ public final class Broker {
     qos2Spill = KeySet(slots: arena.bind(plan.qos2Spill), capacity: limits.qos2SpillCount)
     aliases = arena.bind(plan.aliases)
     aliases.initialize(repeating: messageNone)
+    outboundAliases = arena.bind(plan.outboundAliases)
+    outboundAliases.initialize(repeating: messageNone)
     subscriptions = SubscriptionTable(
       entries: arena.bind(plan.subscriptions), shortFilters: arena.bind(plan.filters),
       longFilters: arena.bind(plan.longFilters), longFree: arena.bind(plan.longFree),

@@ -496,12 +496,16 @@ extension Broker {
     var idCount = 0
   }
 
-  func shape(_ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, now: UInt64) -> PublishShape {
+  @inline(__always)
+  func shape(
+    _ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, now: UInt64, alias: AliasChoice = AliasChoice()
+  ) -> PublishShape {
     var p = PublishShape()
     let h = store[m]
-    p.remaining = 2 + Int(h.topicCount) + (qos == .atMostOnce ? 0 : 2) + store.payloadCount(m)
+    let topicCount = alias.sendsTopic ? Int(h.topicCount) : 0
+    p.remaining = 2 + topicCount + (qos == .atMostOnce ? 0 : 2) + store.payloadCount(m)
     if connections[s].version == .v5 {
-      p.propertiesCount = Int(h.propertiesCount)
+      p.propertiesCount = Int(h.propertiesCount) + (alias.alias != 0 ? 3 : 0)  // Topic Alias
       p.expiry = store.secondsLeft(m, now: now)  // [MQTT-3.3.2-6] the time left
       if p.expiry != nil { p.propertiesCount += 5 }
       p.idCount = subscriptionIdentifiers(session, m, into: &p.ids)
@@ -519,6 +523,7 @@ extension Broker {
   func tooLargeForClient(_ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, now: UInt64) -> Bool {
     let max = connections[s].maximumPacketSize
     guard max != 0 else { return false }
+    // Sent by name, without an alias: a first alias adds 3 bytes, and a later one saves more.
     return UInt32(Encode.totalSize(remaining: shape(s, session, m, qos: qos, now: now).remaining)) > max
   }
 
@@ -536,18 +541,44 @@ extension Broker {
   func sendPublish(
     _ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, dup: Bool, packetID: UInt16, now: UInt64
   ) -> DropReason? {
-    let p = shape(s, session, m, qos: qos, now: now)
+    // MQTT 5 topic aliases (BrokerAliases.swift). The body is inlined twice, so that a client
+    // without aliases runs it with the constant "no alias" folded away.
+    if connections[s].outboundAliasMax > 0 {
+      let alias = chooseAlias(s, m)
+      return sendPublish(s, session, m, qos: qos, retain: retain, dup: dup, packetID: packetID, now: now, alias: alias)
+    }
+    return sendPublish(
+      s, session, m, qos: qos, retain: retain, dup: dup, packetID: packetID, now: now, alias: AliasChoice())
+  }
+
+  @inline(__always)
+  func sendPublish(
+    _ s: Int, _ session: UInt32, _ m: UInt32, qos: QoS, retain: Bool, dup: Bool, packetID: UInt16, now: UInt64,
+    alias: AliasChoice
+  ) -> DropReason? {
+    let p = shape(s, session, m, qos: qos, now: now, alias: alias)
     let size = Encode.totalSize(remaining: p.remaining)
-    if let full = deliveryRoom(s, size) { return full }
+    if let full = deliveryRoom(s, size) {
+      abandonAlias(alias)
+      return full
+    }
     let v5 = connections[s].version == .v5
     append(s, size: size) { sink in
       let flags = (dup ? 0x08 : 0) | qos.rawValue << 1 | (retain ? 0x01 : 0)
       Encode.fixedHeader(.publish, flags: flags, remaining: p.remaining, into: &sink)
-      sink.writeUInt16(store[m].topicCount)
-      store.writeTopic(m, into: &sink)
+      if alias.sendsTopic {
+        sink.writeUInt16(store[m].topicCount)
+        store.writeTopic(m, into: &sink)
+      } else {
+        sink.writeUInt16(0)  // an empty topic name with the alias [MQTT-3.3.2-8]
+      }
       if qos != .atMostOnce { sink.writeUInt16(packetID) }
       if v5 {
         sink.writeVariableByteInteger(p.propertiesCount)
+        if alias.alias != 0 {
+          sink.write(PropertyID.topicAlias.rawValue)
+          sink.writeUInt16(alias.alias)
+        }
         store.writeProperties(m, into: &sink)
         if let expiry = p.expiry {
           sink.write(PropertyID.messageExpiryInterval.rawValue)
@@ -562,6 +593,7 @@ extension Broker {
       }
       store.writePayload(m, into: &sink)
     }
+    commitAlias(s, alias)
     stats.messagesSent &+= 1
     return nil
   }

@@ -242,6 +242,8 @@ extension Broker {
     if let p = c.properties {
       connections[s].receiveMaximum = p.uint16(.receiveMaximum) ?? 65535
       connections[s].maximumPacketSize = p.uint32(.maximumPacketSize) ?? 0
+      // §3.1.2.11.5: the client's Topic Alias Maximum bounds the aliases midge may send it.
+      connections[s].outboundAliasMax = min(UInt16(limits.topicAliasBrokerMax), p.uint16(.topicAliasMaximum) ?? 0)
       if p.byte(.requestProblemInformation) ?? 1 == 1 { connections[s].flags.insert(.problemInformation) }
     } else if v5 {
       connections[s].flags.insert(.problemInformation)

@@ -177,6 +177,7 @@ extension Broker {
       aliases[a] = messageNone
       a += 1
     }
+    releaseOutboundAliases(s)  // [MQTT-3.3.2-7] alias mappings end with the connection
     let queued = closeQueue.push(UInt32(s))
     precondition(queued, "close ring holds one entry per connection")
     if state == .connected { detach(s, reason) }

@@ -93,5 +93,10 @@ struct Connection {
   var maximumPacketSize: UInt32 = 0
   /// Length of the identity in the plan's "connection identities" (with `.identified`).
   var identityCount: UInt16 = 0
+  /// MQTT 5 server-to-client topic aliases: how many midge may use on this connection
+  /// (min of max_topic_alias_broker and the client's Topic Alias Maximum; 0 = none) and the
+  /// slot the next new topic takes (round robin).
+  var outboundAliasMax: UInt16 = 0
+  var outboundAliasNext: UInt16 = 0
   var output = ChunkQueue()
 }

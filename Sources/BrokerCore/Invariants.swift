@@ -382,6 +382,7 @@ extension Broker {
     }
     for x in 0..<sessions.count where sessions[x].state != .free { count(sessions[x].will) }
     for a in 0..<aliases.count { count(aliases[a]) }
+    for a in 0..<outboundAliases.count { count(outboundAliases[a]) }
     var stored = 0
     var chunks = 0
     for m in 0..<store.headers.count {

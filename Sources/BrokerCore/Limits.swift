@@ -78,6 +78,10 @@ public struct Limits: Sendable, Equatable {
   public var retainAvailable = true
   /// Topic aliases an MQTT 5 client may use per connection (`max_topic_alias`; 0 = none).
   public var topicAliasMax = 10
+  /// Topic aliases midge assigns to the topics it sends an MQTT 5 client that allows them
+  /// (`max_topic_alias_broker`, as Mosquitto 2.1; 0 = none): at most this many per connection,
+  /// and at most the client's Topic Alias Maximum (BrokerAliases.swift).
+  public var topicAliasBrokerMax = 10
   /// Seconds between $SYS statistics updates (`sys_interval`; 0 = none).
   public var sysIntervalSeconds = 10
   /// Seconds a disconnected MQTT 3.1.1 persistent session is kept
@@ -184,6 +188,7 @@ public struct BrokerPlan {
   var qos2IDs: Reservation<UInt16>
   var qos2Spill: Reservation<UInt64>
   var aliases: Reservation<UInt32>
+  var outboundAliases: Reservation<UInt32>
   var subscriptions: Reservation<Subscription>
   var subscriptionBuckets: Reservation<UInt32>
   var filters: ByteReservation
@@ -248,6 +253,7 @@ public struct BrokerPlan {
     let qos2 = m.reserve("inbound QoS 2 ids", UInt16.self, count: sessionCount * limits.inflightMax)
     let qos2Spill = m.reserve("inbound QoS 2 spill table", UInt64.self, count: KeySet.slotCount(limits.qos2SpillCount))
     let aliases = m.reserve("topic aliases", UInt32.self, count: n * limits.topicAliasMax)
+    let outboundAliases = m.reserve("outbound topic aliases", UInt32.self, count: n * limits.topicAliasBrokerMax)
     let subs = m.reserve("subscriptions", Subscription.self, count: limits.subscriptionsMax)
     let buckets = m.reserve(
       "subscription index", UInt32.self, count: SubscriptionTable.bucketCount(limits.subscriptionsMax))
@@ -324,7 +330,7 @@ public struct BrokerPlan {
     var plan = BrokerPlan(
       limits: limits, connections: connections, sessions: sessions, clientIDs: clientIDs,
       sessionBuckets: sessionBuckets, sessionLinks: sessionLinks, qos2IDs: qos2, qos2Spill: qos2Spill,
-      aliases: aliases, subscriptions: subs, subscriptionBuckets: buckets, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
+      aliases: aliases, outboundAliases: outboundAliases, subscriptions: subs, subscriptionBuckets: buckets, filters: filters, longFilters: longFilters, longFree: longFree, fanout: fanout, topicScratch: topicScratch,
       retained: retained, rings: rings, largeBuffers: large, largeLinks: largeLinks, messages: messages,
       messageData: messageData, messageLinks: messageLinks, entries: entries, rxData: rxData,
       rxLinks: rxLinks, txData: txData, txLinks: txLinks, passwordText: passwordText,
@@ -378,6 +384,9 @@ extension Limits {
     if retainedBytesMax < 0 { throw fail("max_retained_bytes must be >= 0") }
     if sysIntervalSeconds < 0 || sysIntervalSeconds > 86400 { throw fail("sys_interval must be 0..86400") }
     if topicAliasMax < 0 || topicAliasMax > 65535 { throw fail("max_topic_alias must be 0..65535") }
+    if topicAliasBrokerMax < 0 || topicAliasBrokerMax > 65535 {
+      throw fail("max_topic_alias_broker must be 0..65535")
+    }
     if persistentExpirySeconds < 0 || persistentExpirySeconds > Int(Int32.max) {
       throw fail("persistent_client_expiration must be 0..2147483647 seconds")
     }

@@ -128,6 +128,8 @@ extension Broker {
     sys("$SYS/broker/midge/wills/published", st.willsPublished, now: now)
     sys("$SYS/broker/midge/sessions/expired", st.sessionsExpired, now: now)
     sys("$SYS/broker/midge/log/write_errors", logWriteErrors, now: now)
+    sys("$SYS/broker/midge/closes/lingered", closesLingered, now: now)
+    sys("$SYS/broker/midge/closes/linger_full", closesLingerFull, now: now)
     sys("$SYS/broker/midge/acl/publishes_denied", st.publishesDenied, now: now)
     sys("$SYS/broker/midge/acl/subscriptions_denied", st.subscriptionsDenied, now: now)
     sys("$SYS/broker/midge/acl/wills_denied", st.willsDenied, now: now)

@@ -188,6 +188,8 @@ int cp_local_port(int fd) {
 
 int cp_close(int fd) { return close(fd) < 0 ? -errno : 0; }
 
+int cp_shutdown_write(int fd) { return shutdown(fd, SHUT_WR) < 0 ? -errno : 0; }
+
 long cp_read(int fd, void *buf, size_t len) {
   for (;;) {
     ssize_t n = read(fd, buf, len);

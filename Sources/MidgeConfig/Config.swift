@@ -371,6 +371,8 @@ public enum Config {
       s.limits.sysIntervalSeconds = try count(0, 86400)
     } else if eq(key, "max_topic_alias") {
       s.limits.topicAliasMax = try count(0, 65535)
+    } else if eq(key, "max_topic_alias_broker") {
+      s.limits.topicAliasBrokerMax = try count(0, 65535)
     } else if eq(key, "persistent_client_expiration") {
       let v = try one()
       guard let seconds = parseDuration(v) else {

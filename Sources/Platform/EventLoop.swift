@@ -48,7 +48,10 @@ public final class EventLoop {
   public static let socketBytesPerConnection = MemoryLayout<SocketRecord>.stride
   static let batchCapacity = 256
   static let slicesCapacity = 64
-  public static let loopBufferBytes = batchCapacity * 12 + slicesCapacity * MemoryLayout<IOSlice>.stride
+  public static let loopBufferBytes =
+    batchCapacity * 12 + slicesCapacity * MemoryLayout<IOSlice>.stride + LingerTable.bytes
+  /// File descriptors beyond the connection slots: sockets that linger (Linger.swift).
+  public static let lingerSlots = LingerTable.slots
   static let acceptsPerTurn = 64
   static let readsPerEvent = 8
   static let writesPerFlush = 4
@@ -62,6 +65,8 @@ public final class EventLoop {
   let eventTokens: UnsafeMutablePointer<UInt64>
   let slices: UnsafeMutablePointer<IOSlice>
   let verbose: Bool
+  /// Sockets closed by midge that still read their peer's input for a moment (Linger.swift).
+  var linger: LingerTable
   /// `connection_messages`: log connections and disconnections (ConnectionLog.swift).
   public var connectionMessages = true
   /// `shutdown_flush_timeout`: how long queued output is flushed when stopping (Shutdown.swift).
@@ -97,6 +102,7 @@ public final class EventLoop {
     let tokens = loop + EventLoop.slicesCapacity * MemoryLayout<IOSlice>.stride
     eventTokens = tokens.bindMemory(to: UInt64.self, capacity: EventLoop.batchCapacity)
     eventFlags = (tokens + EventLoop.batchCapacity * 8).bindMemory(to: UInt32.self, capacity: EventLoop.batchCapacity)
+    linger = LingerTable(tokens + EventLoop.batchCapacity * 12)
     for (i, l) in listeners.enumerated() {
       let rc = cp_epoll_add(epoll, l.fd, UInt32(CP_EV_IN), EventLoop.listenerTokenBit | UInt64(i))
       guard rc == 0 else { throw PlatformError(operation: "epoll_ctl(listener)", errno: -rc) }
@@ -109,9 +115,12 @@ public final class EventLoop {
   public func run() {
     while cp_stop_requested() == 0 {  // the one unbounded loop: the broker's lifetime
       broker.logWriteErrors = Log.writeErrors  // for $SYS/broker/midge/log/write_errors
+      broker.closesLingered = linger.started  // $SYS/broker/midge/closes/*
+      broker.closesLingerFull = linger.full
       turn(timeoutMs: timeout(now: cp_monotonic_ms()))
       if cp_take_hangup() != 0 { reload() }
     }
+    let stopDeadline = cp_monotonic_ms() + shutdownFlushMs
     let unsent = drainOutput()  // listeners closed; queued output flushed, bounded in time
     if unsent > 0 {
       Log.line(.warning) { l in
@@ -124,6 +133,7 @@ public final class EventLoop {
     }
     broker.shutdown()
     applyEffects()
+    finishLingering(until: stopDeadline)
   }
 
   /// SIGHUP: every reloadable in turn (SIGHUP's default action, ending the process, is off).
@@ -144,7 +154,7 @@ public final class EventLoop {
     while i < Int(n) {
       let token = eventTokens[i]
       if token & EventLoop.listenerTokenBit != 0 {
-        accept(Int(token & 0xFFFF), now: now)
+        if token & LingerTable.tokenBit != 0 { lingerReadable(token) } else { accept(Int(token & 0xFFFF), now: now) }
       } else {
         handle(ConnectionID(token: token), events: eventFlags[i], now: now)
       }
@@ -153,6 +163,7 @@ public final class EventLoop {
     serveTLSPending(now: now)
     broker.tick(now: now)
     applyEffects()
+    expireLingering(now: now)
   }
 
   func timeout(now: UInt64) -> Int32 {
@@ -310,8 +321,7 @@ public final class EventLoop {
         let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))
         if n > 0 { broker.wrote(id, count: n) }
       }
-      _ = cp_epoll_delete(epoll, sockets[s].fd)
-      _ = cp_close(sockets[s].fd)
+      closeSocket(id, now: cp_monotonic_ms())  // at once, or lingering (Linger.swift)
       sockets[s] = SocketRecord()
       broker.release(id)
     }

@@ -28,8 +28,10 @@ extension EventLoop {
         if token & EventLoop.listenerTokenBit == 0 && eventFlags[i] & UInt32(CP_EV_OUT | CP_EV_ERR | CP_EV_HUP) != 0 {
           drainFlush(ConnectionID(token: token))
         }
+        if token & EventLoop.listenerTokenBit != 0 && token & LingerTable.tokenBit != 0 { lingerReadable(token) }
         i += 1
       }
+      expireLingering(now: cp_monotonic_ms())
       left = drainPass(all: false)
     }
     return left

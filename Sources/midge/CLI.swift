@@ -179,7 +179,7 @@ enum CLI {
   }
 
   static func run(_ settings: Settings, _ plan: BrokerPlan, _ tlsStartup: TLSStartup) -> Int32 {
-    let wanted = settings.limits.slotCount + settings.effectiveListeners.count + 16
+    let wanted = settings.limits.slotCount + EventLoop.lingerSlots + settings.effectiveListeners.count + 16
     let nofile = System.raiseOpenFileLimit(wanted)
     guard configureLog(settings) else { return 1 }
     for warning in settings.warnings { Log.text(.warning, "\(warning)") }

@@ -99,6 +99,60 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
+  @Test("server-to-client topic aliases: the name once, then an empty topic with the alias; round robin at the client's maximum [MQTT-3.3.2-8] §3.3.2.3.4")
+  func outboundAliases() throws {
+    let net = FakeNetwork()
+    let s = try net.join("s", v5: true, properties: Prop.topicAliasMaximum(2))
+    net.sub(s, "a/#", qos: 1, v5: true)
+    let plain = try net.join("plain", v5: true)  // no Topic Alias Maximum: no aliases
+    net.sub(plain, "a/#", qos: 0, v5: true)
+    let p = try net.join("p", v5: true)
+    for (i, topic) in ["a/1", "a/1", "a/2", "a/2", "a/3", "a/1", "a/3"].enumerated() {
+      net.send(p, C.publish(topic, "\(i)", v5: true, qos: 1, id: UInt16(i + 1)))
+    }
+    let got = net.publishes(s, v5: true)
+    // a/1 takes alias 1, a/2 alias 2; a/3 re-binds alias 1 (the oldest), then a/1 alias 2.
+    #expect(got.map(\.topic) == ["a/1", "", "a/2", "", "a/3", "a/1", ""])
+    #expect(got.map { $0.u16(0x23) } == [1, 1, 2, 2, 1, 2, 1])
+    #expect(got.map(\.text) == ["0", "1", "2", "3", "4", "5", "6"])
+    let plainGot = net.publishes(plain, v5: true)
+    #expect(plainGot.map(\.topic) == ["a/1", "a/1", "a/2", "a/2", "a/3", "a/1", "a/3"])
+    #expect(plainGot.allSatisfy { $0.prop(0x23) == nil })
+    net.finish()
+  }
+
+  @Test("server-to-client topic aliases end with the connection, not the session [MQTT-3.3.2-7]; max_topic_alias_broker bounds them, 0 turns them off")
+  func outboundAliasesPerConnection() throws {
+    var limits = smallLimits()
+    limits.topicAliasBrokerMax = 1
+    let net = FakeNetwork(limits)
+    let s = try net.join("s", v5: true, clean: false, properties: keep(true) + Prop.topicAliasMaximum(5))
+    net.sub(s, "t/#", qos: 0, v5: true)
+    let p = try net.join("p", v5: true)
+    net.send(p, C.publish("t/x", "1", v5: true))
+    net.send(p, C.publish("t/y", "2", v5: true))  // one alias only: re-binds alias 1
+    net.send(p, C.publish("t/y", "3", v5: true))
+    #expect(net.publishes(s, v5: true).map(\.topic) == ["t/x", "t/y", ""])
+    net.hangUp(s)
+    let s2 = try net.join("s", v5: true, clean: false, properties: keep(true) + Prop.topicAliasMaximum(5))
+    net.send(p, C.publish("t/y", "4", v5: true))
+    let again = net.publishes(s2, v5: true)
+    #expect(again.map(\.topic) == ["t/y"], "a new connection starts without aliases")
+    #expect(again.map { $0.u16(0x23) } == [1])
+    net.finish()
+
+    var off = smallLimits()
+    off.topicAliasBrokerMax = 0
+    let net0 = FakeNetwork(off)
+    let s0 = try net0.join("s", v5: true, properties: Prop.topicAliasMaximum(5))
+    net0.sub(s0, "t", qos: 0, v5: true)
+    let p0 = try net0.join("p", v5: true)
+    net0.send(p0, C.publish("t", "1", v5: true))
+    net0.send(p0, C.publish("t", "2", v5: true))
+    #expect(net0.publishes(s0, v5: true).allSatisfy { $0.topic == "t" && $0.prop(0x23) == nil })
+    net0.finish()
+  }
+
   // MARK: message expiry
 
   @Test("Message Expiry Interval: an expired queued message is not delivered [MQTT-3.3.2-5]")

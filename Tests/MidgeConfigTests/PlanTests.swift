@@ -14,7 +14,7 @@ import Testing
 func offsets(_ p: BrokerPlan) -> [Int] {
   [
     p.connections.offset, p.sockets.offset, p.loopBuffers.offset, p.sessions.offset, p.clientIDs.offset, p.sessionBuckets.offset, p.sessionLinks.offset,
-    p.qos2IDs.offset, p.qos2Spill.offset, p.aliases.offset, p.subscriptions.offset, p.subscriptionBuckets.offset, p.filters.offset, p.longFilters.offset, p.longFree.offset, p.fanout.offset,
+    p.qos2IDs.offset, p.qos2Spill.offset, p.aliases.offset, p.outboundAliases.offset, p.subscriptions.offset, p.subscriptionBuckets.offset, p.filters.offset, p.longFilters.offset, p.longFree.offset, p.fanout.offset,
     p.topicScratch.offset, p.retained.offset, p.rings.offset, p.largeBuffers.offset, p.largeLinks.offset,
     p.messages.offset, p.messageData.offset, p.messageLinks.offset, p.entries.offset,
     p.rxData.offset, p.rxLinks.offset, p.txData.offset, p.txLinks.offset,
@@ -97,6 +97,7 @@ struct PlanTests {
       ("inbound QoS 2 ids", sessions * limits.inflightMax, 2),
       ("inbound QoS 2 spill table", KeySet.slotCount(limits.qos2SpillCount), 8),
       ("topic aliases", n * limits.topicAliasMax, 4),
+      ("outbound topic aliases", n * limits.topicAliasBrokerMax, 4),
       ("subscriptions", limits.subscriptionsMax, nil),
       ("subscription index", SubscriptionTable.bucketCount(limits.subscriptionsMax), 4),
       ("subscription filters", limits.subscriptionsMax, min(64, limits.topicBytesMax)),
@@ -128,7 +129,7 @@ struct PlanTests {
     arguments: PlanTests.shapes.map(\.1))
   func poolSplit(limits: Limits) throws {
     let plan = try BrokerPlan.make(limits)
-    let fixedLines = plan.memory.lines.prefix(21)
+    let fixedLines = plan.memory.lines.prefix(22)
     let fixed = (fixedLines.last.map { Int64(plan.largeLinks.offset) + $0.totalBytes } ?? 0) + Int64(9 * Arena.alignment)
     let left = Int64(limits.memoryBudgetBytes) - fixed
     let perChunk = Int64(limits.chunkBytes + 4)

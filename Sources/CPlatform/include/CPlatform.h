@@ -59,6 +59,8 @@ int cp_accept(int listen_fd, int send_buffer, int receive_buffer);
 // The port a socket is bound to (for listeners opened on port 0), or -errno.
 int cp_local_port(int fd);
 int cp_close(int fd);
+// Ends the sending side (shutdown(SHUT_WR)): queued bytes go out, then FIN. 0 or -errno.
+int cp_shutdown_write(int fd);
 
 // Reading and writing. Both return the byte count or -errno (never -EINTR: retried).
 long cp_read(int fd, void *buf, size_t len);
