@@ -33,9 +33,16 @@ let package = Package(
   targets: [
     .target(name: "CPlatform"),
     .target(name: "CAllocHook"),
+    // Everest: HACL*'s X25519 for ECDHE (MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED), the three files
+    // of its CMake list (the joined one includes the 64- or 32-bit arithmetic).
     .target(
-      name: "CMbedTLS", path: "third_party/mbedtls", sources: ["library"], publicHeadersPath: "include",
-      cSettings: mbedtlsConfig + [.headerSearchPath("../../Sources/CTLS/config"), .unsafeFlags(["-w"])]),
+      name: "CMbedTLS", path: "third_party/mbedtls",
+      sources: ["library", "everest/everest.c", "everest/x25519.c", "everest/Hacl_Curve25519_joined.c"],
+      publicHeadersPath: "include",
+      cSettings: mbedtlsConfig + [
+        .headerSearchPath("../../Sources/CTLS/config"), .headerSearchPath("library"),
+        .headerSearchPath("include/everest"), .headerSearchPath("include/everest/kremlib"), .unsafeFlags(["-w"]),
+      ]),
     .target(name: "CTLS", dependencies: ["CMbedTLS"], cSettings: mbedtlsConfig + [.headerSearchPath("config")]),
     .target(name: "MidgeText"),
     .target(name: "MQTTWire"),

@@ -6,7 +6,7 @@
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 dest="$here/third_party/mbedtls"
-if [ -f "$dest/include/mbedtls/ssl.h" ]; then
+if [ -f "$dest/include/mbedtls/ssl.h" ] && [ -f "$dest/everest/x25519.c" ]; then
     echo "mbedtls: already at $dest"; exit 0
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
@@ -30,4 +30,9 @@ mkdir -p "$dest/library"
 cp "$srcdir"/library/*.c "$srcdir"/library/*.h "$dest/library/"
 cp -R "$srcdir/include" "$dest/"
 cp "$srcdir/LICENSE" "$dest/" 2>/dev/null || true
+# Everest (HACL*'s verified X25519, shipped in mbedTLS's 3rdparty/): headers beside mbedTLS's,
+# sources in everest/ (Package.swift compiles the three files its CMake file names).
+cp -R "$srcdir/3rdparty/everest/include/everest" "$dest/include/"
+mkdir -p "$dest/everest"
+cp -R "$srcdir"/3rdparty/everest/library/* "$dest/everest/"
 echo "mbedtls: $(basename "$srcdir") -> $dest"

@@ -53,6 +53,9 @@ static inline int midge_mbedtls_fprintf(void *stream, const char *format, ...) {
 #define MBEDTLS_ECP_DP_SECP384R1_ENABLED
 #define MBEDTLS_ECP_DP_CURVE25519_ENABLED
 #define MBEDTLS_ECP_NIST_OPTIM
+/* X25519 through Everest (HACL*'s verified field arithmetic, in mbedTLS's 3rdparty/) instead of
+ * the generic bignum Montgomery ladder: ECDHE is most of a handshake (README, "TLS"). */
+#define MBEDTLS_ECDH_VARIANT_EVEREST_ENABLED
 #define MBEDTLS_ECDH_C
 #define MBEDTLS_ECDSA_C
 #define MBEDTLS_MD_C
