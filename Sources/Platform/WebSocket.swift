@@ -253,6 +253,9 @@ extension EventLoop {
     switch w.pointee.phase {
     case .handshake:
       readHandshake(id, now: now)
+      // A handshake that ended in a close gives its buffer back now, not at the end of the
+      // turn: a client accepted later in the same turn may take it.
+      if broker.closeReason(id) != nil { releaseHandshakeBuffer(s) }
     case .http:
       // Nothing more is read: the answer is being sent, then the connection closes.
       var sink: [64 of UInt8] = .init(repeating: 0)

@@ -2,7 +2,7 @@
 // frames are masked, §5.3; their payload is unmasked and moved to the front of the same buffer,
 // so the MQTT bytes are contiguous and no second buffer is needed); the send side writes a
 // header (FIN, binary, unmasked, §5.2) in front of the MQTT bytes. Pure: no allocation, no
-// syscalls. The state of one connection's receive side is `Deframer` (~170 bytes).
+// syscalls. The state of one connection's receive side is `Deframer` (~300 bytes).
 
 public enum WebSocketOpcode: UInt8, Sendable {
   case continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10
@@ -60,9 +60,13 @@ public struct Deframer {
   /// Data bytes of the message so far (continuation frames add up, §5.4).
   var messageBytes = 0
   var inMessage = false
-  /// The payload of the control frame being read, or of the last ping (answered by a pong).
-  public private(set) var control: [125 of UInt8] = .init(repeating: 0)
-  public private(set) var controlCount = 0
+  /// The payload of the control frame being read.
+  var control: [125 of UInt8] = .init(repeating: 0)
+  var controlCount = 0
+  /// The payload of the last ping, for its pong (a later control frame may be read before the
+  /// pong leaves: it must not overwrite it).
+  var ping: [125 of UInt8] = .init(repeating: 0)
+  var pingCount = 0
   /// A ping arrived and its pong has not been taken (`takePong`). Only the latest ping is
   /// answered when several arrive before the pong leaves (§5.5.3 allows it).
   public private(set) var pongPending = false
@@ -82,8 +86,8 @@ public struct Deframer {
   public mutating func takePong(into p: UnsafeMutableRawPointer) -> Int {
     guard pongPending else { return 0 }
     pongPending = false
-    let n = controlCount
-    withUnsafeBytes(of: &control) { c in p.copyMemory(from: c.baseAddress!, byteCount: n) }
+    let n = pingCount
+    withUnsafeBytes(of: &ping) { c in p.copyMemory(from: c.baseAddress!, byteCount: n) }
     return n
   }
 
@@ -189,6 +193,8 @@ public struct Deframer {
     }
     switch opcode {
     case 9:
+      ping = control
+      pingCount = controlCount
       pongPending = true  // §5.5.2: answered with a pong carrying the same payload
       return nil
     case 8:

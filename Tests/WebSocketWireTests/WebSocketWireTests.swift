@@ -61,7 +61,7 @@ func splitAndMerged() {
 @Test("continuation frames with a ping between them; the pong payload is the ping's (§5.4, §5.5.2)")
 func continuationAndPing() {
   let mqtt: [UInt8] = [0x30, 0x07, 0, 1, 0x74, 0x61, 0x62, 0x63, 0x64]
-  let stream = clientFrame(2, Array(mqtt[0..<3]), fin: false) + clientFrame(9, [1, 2, 3])
+  let stream = clientFrame(2, Array(mqtt[0..<3]), fin: false) + clientFrame(9, [1, 2, 3]) + clientFrame(10, [9, 9])
     + clientFrame(0, Array(mqtt[3..<6]), fin: false) + clientFrame(0, Array(mqtt[6...]))
   for cut in 0...stream.count {
     var d = Deframer()
