@@ -2,7 +2,7 @@
 // frames are masked, §5.3; their payload is unmasked and moved to the front of the same buffer,
 // so the MQTT bytes are contiguous and no second buffer is needed); the send side writes a
 // header (FIN, binary, unmasked, §5.2) in front of the MQTT bytes. Pure: no allocation, no
-// syscalls. The state of one connection's receive side is `Deframer` (~300 bytes).
+// syscalls. The state of one connection's receive side is `Deframer` (~190 bytes).
 
 public enum WebSocketOpcode: UInt8, Sendable {
   case continuation = 0, text = 1, binary = 2, close = 8, ping = 9, pong = 10
@@ -60,13 +60,13 @@ public struct Deframer {
   /// Data bytes of the message so far (continuation frames add up, §5.4).
   var messageBytes = 0
   var inMessage = false
-  /// The payload of the control frame being read.
-  var control: [125 of UInt8] = .init(repeating: 0)
-  var controlCount = 0
-  /// The payload of the last ping, for its pong (a later control frame may be read before the
-  /// pong leaves: it must not overwrite it).
+  /// The payload of the last ping, for its pong; only pings are kept (a close frame's status
+  /// code goes to `closeCode`, its reason and pongs' payloads are dropped).
   var ping: [125 of UInt8] = .init(repeating: 0)
   var pingCount = 0
+  /// Payload bytes of the control frame being read so far, and a close frame's first two.
+  var controlCount = 0
+  var closeCode: [2 of UInt8] = .init(repeating: 0)
   /// A ping arrived and its pong has not been taken (`takePong`). Only the latest ping is
   /// answered when several arrive before the pong leaves (§5.5.3 allows it).
   public private(set) var pongPending = false
@@ -116,13 +116,7 @@ public struct Deframer {
         maskPhase = Deframer.unmask(buffer + input, to: buffer + output, n, mask, maskPhase)
         output += n
       } else {
-        let at = controlCount
-        let m = mask
-        let phase = maskPhase
-        maskPhase = withUnsafeMutableBytes(of: &control) { c in
-          Deframer.unmask(buffer + input, to: c.baseAddress! + at, n, m, phase)
-        }
-        controlCount += n
+        readControl(buffer + input, n)
       }
       input += n
       remaining -= n
@@ -133,6 +127,25 @@ public struct Deframer {
       }
     }
     return (output, .none)
+  }
+
+  /// Control frame payload: a ping's into `ping`, a close frame's first two bytes into
+  /// `closeCode`, the rest only unmasked in place (the mask phase must advance).
+  mutating func readControl(_ p: UnsafeMutableRawPointer, _ n: Int) {
+    let m = mask
+    let phase = maskPhase
+    let at = controlCount
+    maskPhase = Deframer.unmask(p, to: p, n, m, phase)
+    if opcode == 9 {
+      withUnsafeMutableBytes(of: &ping) { c in (c.baseAddress! + at).copyMemory(from: p, byteCount: n) }
+    } else if opcode == 8 {
+      var i = 0
+      while i < n && at + i < 2 {
+        closeCode[at + i] = p.load(fromByteOffset: i, as: UInt8.self)
+        i += 1
+      }
+    }
+    controlCount += n
   }
 
   enum HeaderStep { case needMore, done, fail(WebSocketClose) }
@@ -180,6 +193,9 @@ public struct Deframer {
       inMessage = !final
     } else {
       controlCount = 0
+      // A new ping replaces a pong not yet sent (§5.5.3 allows answering only the latest): its
+      // payload is read into the same buffer.
+      if opcode == 9 { pongPending = false }
     }
     remaining = length
     return .done
@@ -193,14 +209,13 @@ public struct Deframer {
     }
     switch opcode {
     case 9:
-      ping = control
       pingCount = controlCount
       pongPending = true  // §5.5.2: answered with a pong carrying the same payload
       return nil
     case 8:
       if controlCount == 0 { return .close(nil) }
       if controlCount == 1 { return .fail(.protocolError) }
-      let code = UInt16(control[0]) << 8 | UInt16(control[1])
+      let code = UInt16(closeCode[0]) << 8 | UInt16(closeCode[1])
       return WebSocketCloseCode.isValid(code) ? .close(code) : .fail(.protocolError)
     default:
       return nil  // pong: unsolicited pongs are allowed and ignored (§5.5.3)

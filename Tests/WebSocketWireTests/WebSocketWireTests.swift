@@ -74,6 +74,19 @@ func continuationAndPing() {
   }
 }
 
+@Test("two pings before the pong leaves: the latest is answered (§5.5.3); a pong payload is dropped")
+func twoPings() {
+  let stream = clientFrame(9, [1, 1, 1, 1, 1]) + clientFrame(10, [7, 7, 7]) + clientFrame(9, [2, 2])
+  for cut in 0...stream.count {
+    var d = Deframer()
+    let (out, events) = feed(&d, stream, cuts: [cut])
+    #expect(out.isEmpty && events.isEmpty)
+    var pong = [UInt8](repeating: 0, count: 125)
+    let n = pong.withUnsafeMutableBytes { d.takePong(into: $0.baseAddress!) }
+    #expect(Array(pong[0..<n]) == [2, 2], "cut \(cut)")
+  }
+}
+
 @Test("close frames: the status code is reported for the echo (§5.5.1); bad codes fail with 1002")
 func closeFrames() {
   var d = Deframer()

@@ -505,3 +505,39 @@ def test_config_errors(tmp_path):
     r = subprocess.run(harness.broker_command("-c", conf, "--plan"), capture_output=True, text=True, timeout=30)
     assert r.returncode == 0 and "WebSocket handshake buffers" in r.stdout and "WebSocket states" in r.stdout
     assert re.search(r"WebSocket handshake buffers\s+3\s+4100", r.stdout), r.stdout
+
+
+def test_http_dir_over_tls_and_raw_wss(ws_broker, pki, www):
+    """A wss listener with http_dir: files over TLS (pread, one record per write), then a raw
+    WebSocket over TLS with a ping and a close handshake."""
+    b, port = ws_broker(listener_lines=[f"http_dir {www}", f"certfile {pki['server.crt']}",
+                                        f"keyfile {pki['server.key']}"])
+    ctx = ssl.create_default_context(cafile=pki["ca.crt"])
+    for name in ("index.html", "big.txt"):
+        raw = socket.create_connection((HOST, port), timeout=scaled(5))
+        s = ctx.wrap_socket(raw, server_hostname="localhost")
+        s.sendall(f"GET /{name} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        data = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ssl.SSLError:
+                break
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK"), head
+        assert body == (www / name).read_bytes()
+    c = WS(port, context=ctx)
+    assert c.status.startswith("HTTP/1.1 101")
+    c.send(bin_frames(mqttraw.connect(client_id="wss-raw")))
+    assert c.recv_mqtt()[0][:4] == b"\x20\x02\x00\x00"
+    c.send(WS.frame(9, b"tls ping"))
+    assert c.recv_frame() == (10, b"tls ping")
+    c.send(WS.frame(8, struct.pack(">H", 1000)))
+    f = c.recv_frame()
+    assert f[0] == 8 and f[1][:2] == struct.pack(">H", 1000), f
+    c.close()
+    stop_and_check(b)

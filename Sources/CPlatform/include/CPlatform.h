@@ -90,8 +90,8 @@ int cp_notify(const char *state);
 long cp_list_files(const char *path, const char *suffix1, const char *suffix2, size_t max_files,
                    char *buf, size_t cap);
 
-// http_dir (httpfiles.c). Startup: resolves path (realpath, allocates) into real (cap bytes)
-// and opens it as a directory; returns the fd or -errno.
+// http_dir (httpfiles.c). Startup: opens path as a directory and writes its resolved path
+// (from /proc/self/fd) into real (cap bytes); returns the fd or -errno.
 int cp_http_dir_open(const char *path, char *real, size_t cap);
 // Opens `relative` below the directory fd `dir` whose resolved path is `root`: a regular file
 // whose resolved path (symbolic links followed) lies below root. Returns the fd and its size,
