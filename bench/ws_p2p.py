@@ -2,11 +2,19 @@
 """p2p over MQTT/WebSockets: one publisher, one subscriber (raw WebSocket clients, frames of
 many PUBLISHes each), N messages at QoS 0 or 1; prints messages per second received.
 
-  python3 bench/ws_p2p.py PORT QOS COUNT
+  python3 bench/ws_p2p.py PORT QOS COUNT [tcp]
+
+With `tcp` the same clients speak plain MQTT over TCP (no handshake, no frames): the baseline
+for syscalls and instructions per message (run the broker under `strace -c -f` or `perf stat`).
 """
 import base64, os, socket, struct, sys, time
 
+TCP = len(sys.argv) > 4 and sys.argv[4] == "tcp"
+
 def ws(port):
+    if TCP:
+        s = socket.create_connection(("127.0.0.1", port)); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return s, b""
     s = socket.create_connection(("127.0.0.1", port)); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(f"GET /mqtt HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: mqtt\r\n\r\n".encode())
@@ -15,6 +23,7 @@ def ws(port):
     return s, buf.split(b"\r\n\r\n", 1)[1]
 
 def frame(p):  # mask of zeros: XOR is the identity, the bytes stay as they are
+    if TCP: return p
     n = len(p)
     h = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n) if n < 65536 else bytes([0x80 | 127]) + struct.pack(">Q", n))
     return h + b"\0\0\0\0" + p
@@ -33,6 +42,9 @@ def connect(cid): return pkt(0x10, s16(b"MQTT") + b"\x04\x02\x00\x3c" + s16(cid)
 class Reader:
     def __init__(self, s, rest): self.s, self.raw, self.data = s, rest, b""
     def fill(self):
+        if TCP:
+            self.data += self.s.recv(1 << 20)
+            return
         self.raw += self.s.recv(1 << 20)
         while len(self.raw) >= 2:
             n, at = self.raw[1] & 0x7F, 2

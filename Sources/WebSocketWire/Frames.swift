@@ -223,13 +223,24 @@ public struct Deframer {
   }
 
   /// XORs `n` bytes with the mask key from `phase` (§5.3), `from` to `to` (to <= from: in
-  /// place, front to back); returns the phase after them.
+  /// place, front to back); returns the phase after them. Eight bytes at a time (the key,
+  /// rotated to the phase, repeated twice in a word), then byte by byte.
   @inline(__always)
   static func unmask(
     _ from: UnsafeMutableRawPointer, to: UnsafeMutableRawPointer, _ n: Int, _ mask: [4 of UInt8], _ phase: Int
   ) -> Int {
     var i = 0
-    var p = phase
+    if n >= 16 {
+      var word: UInt64 = 0
+      for k in 0..<8 { word |= UInt64(mask[(phase + k) & 3]) << UInt64(8 * k) }
+      let key = UInt64(littleEndian: word)
+      while i + 8 <= n {
+        let v = from.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+        to.storeBytes(of: v ^ key, toByteOffset: i, as: UInt64.self)
+        i += 8
+      }
+    }
+    var p = (phase + i) & 3
     while i < n {
       let b = from.load(fromByteOffset: i, as: UInt8.self)
       to.storeBytes(of: b ^ mask[p], toByteOffset: i, as: UInt8.self)

@@ -74,6 +74,22 @@ func continuationAndPing() {
   }
 }
 
+@Test("long payloads unmask word by word from any mask phase: split at many offsets")
+func longPayloads() {
+  var payload: [UInt8] = []
+  var x: UInt32 = 12345
+  for _ in 0..<1000 {
+    x = x &* 1_103_515_245 &+ 12345
+    payload.append(UInt8(truncatingIfNeeded: x >> 16))
+  }
+  let stream = clientFrame(2, payload, mask: [0x01, 0x80, 0xFE, 0x7F]) + clientFrame(2, Array(payload[0..<37]))
+  for cut in [1, 2, 5, 8, 9, 10, 11, 12, 13, 17, 100, 503, 1004, 1007, 1010] {
+    var d = Deframer()
+    let (out, events) = feed(&d, stream, cuts: [cut, cut + 3])
+    #expect(out == payload + Array(payload[0..<37]) && events.isEmpty, "cut \(cut)")
+  }
+}
+
 @Test("two pings before the pong leaves: the latest is answered (§5.5.3); a pong payload is dropped")
 func twoPings() {
   let stream = clientFrame(9, [1, 1, 1, 1, 1]) + clientFrame(10, [7, 7, 7]) + clientFrame(9, [2, 2])
