@@ -541,3 +541,20 @@ def test_http_dir_over_tls_and_raw_wss(ws_broker, pki, www):
     assert f[0] == 8 and f[1][:2] == struct.pack(">H", 1000), f
     c.close()
     stop_and_check(b)
+
+
+def test_chromium_page_from_http_dir(ws_broker):
+    """A real browser (Debian's chromium, headless) loads a page from http_dir and speaks MQTT
+    over a WebSocket to the same listener: CONNACK and PINGRESP arrive in the page."""
+    import shutil
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed")
+    page = Path(__file__).with_name("ws_page")
+    b, port = ws_broker(listener_lines=[f"http_dir {page}"])
+    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                        "--dump-dom", f"http://{HOST}:{port}/"], capture_output=True, text=True,
+                       timeout=scaled(60))
+    m = re.search(r'<div id="out">([^<]*)', r.stdout)
+    assert m and m.group(1) == "got 32,2,0,0,208,0", (r.stdout[-500:], r.stderr[-1000:])
+    stop_and_check(b)
