@@ -416,6 +416,15 @@ extension EventLoop {
     case .badVersion: out.add("HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\n")
     }
     out.add("Content-Length: 0\r\nConnection: close\r\n\r\n")
+    if verbose {
+      let status = out.count
+      Log.line(.debug) { l in
+        l.add("connection ")
+        l.add(Int(id.slot))
+        l.add(": HTTP ")
+        withUnsafeBytes(of: &out.bytes) { l.add(UnsafeRawBufferPointer(rebasing: $0[9..<min(status, 12)])) }
+      }
+    }
     _ = sendResponse(id, &out)
     let failedHandshake = error == .badVersion || error == .headersTooLarge || error == .badRequest
     broker.countWebSocket(failedHandshake ? .handshakeFailed : .httpRequest)
@@ -459,7 +468,18 @@ extension EventLoop {
         cp_http_file_open(dir.fd, r, name.assumingMemoryBound(to: CChar.self), &size)
       }
     }
-    guard fd >= 0 else { return answerHTTP(id, .notFound) }
+    guard fd >= 0 else { return answerHTTP(id, .notFound) }  // logged there
+    if verbose {
+      Log.line(.debug) { l in
+        l.add("connection ")
+        l.add(Int(id.slot))
+        l.add(head ? ": HTTP HEAD /" : ": HTTP GET /")
+        l.add(UnsafeRawBufferPointer(start: name, count: length))
+        l.add(": 200, ")
+        l.add(Int64(size))
+        l.add(" bytes")
+      }
+    }
     let type = HTTPRequest.contentType(UnsafeRawBufferPointer(start: name, count: length), 0..<length)
     var out = ResponseText()
     out.add("HTTP/1.1 200 OK\r\nContent-Type: ")
