@@ -308,6 +308,8 @@ public enum Config {
       guard !s.listeners.isEmpty else { throw ConfigError("'http_dir' must follow a 'listener' line") }
       s.listeners[s.listeners.count - 1].httpDir = text(v)
     } else if eq(key, "websockets_headers_size") {
+      // Mosquitto's 0 ("the default") keeps midge's default.
+      if w.count == 2 && eq(w[1], "0") { return }
       s.websocketsHeadersBytes = try size(512, 65536)
     } else if eq(key, "max_websockets_handshakes") {
       s.websocketsHandshakesMax = try count(1, 4096)

@@ -558,3 +558,12 @@ def test_chromium_page_from_http_dir(ws_broker):
     m = re.search(r'<div id="out">([^<]*)', r.stdout)
     assert m and m.group(1) == "got 32,2,0,0,208,0", (r.stdout[-500:], r.stderr[-1000:])
     stop_and_check(b)
+
+
+def test_websockets_headers_size_zero_keeps_default(tmp_path):
+    """Mosquitto's `websockets_headers_size 0` means its default: midge keeps its own (4096)."""
+    conf = tmp_path / "m.conf"
+    conf.write_text("listener 1884 127.0.0.1\nprotocol websockets\nwebsockets_headers_size 0\nlog_type websockets\n")
+    r = subprocess.run(harness.broker_command("-c", conf, "--plan"), capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"WebSocket handshake buffers\s+8\s+4100", r.stdout), r.stdout
