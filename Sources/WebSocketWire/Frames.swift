@@ -94,7 +94,9 @@ public struct Deframer {
   /// De-frames `count` raw bytes at `buffer` in place: the data payload, unmasked, goes to
   /// `buffer[0..<payload]`. `limit` bounds a frame and a message (§10.4): larger ones fail with
   /// 1009. Stops at a close frame or an error (the bytes after it are not looked at).
-  public mutating func deframe(_ buffer: UnsafeMutableRawPointer, count: Int, limit: Int) -> (payload: Int, event: Event) {
+  public mutating func deframe(
+    _ buffer: UnsafeMutableRawPointer, count: Int, limit: Int
+  ) -> (payload: Int, event: Event) {
     var input = 0
     var output = 0
     while input < count || remaining == 0 {

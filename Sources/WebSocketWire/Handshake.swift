@@ -70,7 +70,8 @@ public enum HTTPRequest {
     i += 1
     let versionStart = i
     while i < b.count && b[i] != 0x0D { i += 1 }
-    guard matches(b, versionStart..<i, "HTTP/1.1") || matches(b, versionStart..<i, "HTTP/1.0") else { return .badRequest }
+    let httpVersion = versionStart..<i
+    guard matches(b, httpVersion, "HTTP/1.1") || matches(b, httpVersion, "HTTP/1.0") else { return .badRequest }
     i += 2
     let get = matches(b, method, "GET")
     let head = matches(b, method, "HEAD")
