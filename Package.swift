@@ -4,6 +4,7 @@
 // -enable-experimental-feature Embedded, -wmo and -Osize: the manifest carries no embedded
 // flags. Layers (dependencies point down only):
 //   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire, MidgeAuth -> MidgeText
+//   WebSocketWire (pure: RFC 6455 framing and the opening handshake) is used by Platform only.
 //   MidgeText (pure): Message, the one out-of-line builder of text for people (errors, log lines).
 //   MidgeAuth (pure: password and ACL files; BrokerCore checks CONNECT against its password table).
 //   MidgeConfig (pure) is used by midge; the C targets CPlatform and CAllocHook only by
@@ -46,11 +47,12 @@ let package = Package(
     .target(name: "CTLS", dependencies: ["CMbedTLS"], cSettings: mbedtlsConfig + [.headerSearchPath("config")]),
     .target(name: "MidgeText"),
     .target(name: "MQTTWire"),
+    .target(name: "WebSocketWire"),
     .target(name: "Bounded"),
     .target(name: "MidgeAuth", dependencies: ["MidgeText"]),
     .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded", "MidgeAuth", "MidgeText"]),
     .target(name: "MidgeConfig", dependencies: ["BrokerCore", "MidgeText"]),
-    .target(name: "Platform", dependencies: ["BrokerCore", "MidgeText", "CPlatform", "CAllocHook", "CTLS"]),
+    .target(name: "Platform", dependencies: ["BrokerCore", "MidgeText", "CPlatform", "CAllocHook", "CTLS", "WebSocketWire"]),
     .executableTarget(
       name: "midge", dependencies: ["Platform", "MidgeConfig", "BrokerCore", "MidgeAuth", "MidgeText"],
       linkerSettings: [.unsafeFlags(wrapAllocations)]),
@@ -61,6 +63,7 @@ let package = Package(
     .testTarget(name: "MidgeConfigTests", dependencies: ["MidgeConfig", "BrokerCore"]),
     .testTarget(name: "MidgeAuthTests", dependencies: ["MidgeAuth", "HostAllocCounter"]),
     .testTarget(name: "MidgeTextTests", dependencies: ["MidgeText"]),
+    .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "HostAllocCounter"]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -9,7 +9,7 @@
 set -u
 apt_pkgs=(shellcheck gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
           libc6-dev-armhf-cross qemu-user-static musl-tools musl-dev:arm64 musl-dev:armhf
-          mosquitto mosquitto-clients node-mqtt openssl iproute2 gcc strace valgrind dpkg-dev)
+          mosquitto mosquitto-clients node-mqtt node-ws openssl iproute2 gcc strace valgrind dpkg-dev)
 py_pkgs=("paho-mqtt==2.1.0" "pytest")
 
 missing=()

@@ -229,6 +229,17 @@ public final class Broker {
     }
   }
 
+  /// Counts a WebSocket event of the platform (Stats: ws*).
+  public func countWebSocket(_ event: WebSocketEvent) {
+    switch event {
+    case .upgraded: stats.wsUpgrades &+= 1
+    case .refusedHandshake: stats.wsRefusedHandshakes &+= 1
+    case .handshakeFailed: stats.wsHandshakesFailed &+= 1
+    case .httpRequest: stats.wsHTTPRequests &+= 1
+    case .frameError: stats.wsFrameErrors &+= 1
+    }
+  }
+
   /// Where the platform should read this connection's next bytes. Empty when the connection
   /// must not be read now (closing, or paused until a receive buffer is free).
   public func readBuffer(_ id: ConnectionID) -> UnsafeMutableRawBufferPointer {

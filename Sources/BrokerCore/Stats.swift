@@ -148,6 +148,15 @@ public struct Stats: Sendable {
   /// handshake slot (max_tls_handshakes) was in use.
   public var tlsRefusedSessions: UInt64 = 0
   public var tlsRefusedHandshakes: UInt64 = 0
+  /// WebSocket listeners: upgrades done; handshakes refused because every handshake buffer
+  /// (max_websockets_handshakes) was in use; requests that failed (bad or oversize headers, a
+  /// wrong version or subprotocol); plain HTTP requests answered (files and errors); connections
+  /// closed for a frame that broke RFC 6455 (unmasked, text, oversize, reserved bits).
+  public var wsUpgrades: UInt64 = 0
+  public var wsRefusedHandshakes: UInt64 = 0
+  public var wsHandshakesFailed: UInt64 = 0
+  public var wsHTTPRequests: UInt64 = 0
+  public var wsFrameErrors: UInt64 = 0
   var closeCounts: [17 of UInt64] = .init(repeating: 0)
 
   public func closes(_ r: CloseReason) -> UInt64 { closeCounts[Int(r.rawValue)] }
@@ -158,6 +167,11 @@ public struct Stats: Sendable {
 /// TLS events the platform reports (`Broker.countTLS`).
 public enum TLSEvent: Sendable {
   case handshakeDone, handshakeFailed, refusedSessions, refusedHandshakes
+}
+
+/// WebSocket events the platform reports (`Broker.countWebSocket`).
+public enum WebSocketEvent: Sendable {
+  case upgraded, refusedHandshake, handshakeFailed, httpRequest, frameError
 }
 
 /// Why a message was not delivered to one recipient (README "Queue limits"). The publisher

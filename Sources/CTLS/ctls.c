@@ -10,12 +10,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "mbedtls/base64.h"
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/memory_buffer_alloc.h"
 #include "mbedtls/net_sockets.h"
 #include "mbedtls/oid.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/platform.h"
+#include "mbedtls/sha1.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_ciphersuites.h"
 #include "mbedtls/x509_crt.h"
@@ -418,3 +420,22 @@ const char *ctls_suite_name(void *p, size_t *len) {
   return name;
 }
 
+
+// RFC 6455 §4.2.2 item 5.4: base64(SHA-1(key + GUID)), 28 characters. No allocation.
+int ctls_websocket_accept(const uint8_t *key, size_t len, uint8_t out[CTLS_WEBSOCKET_ACCEPT_LEN]) {
+    static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+    mbedtls_sha1_context sha;
+    unsigned char digest[20];
+    unsigned char text[CTLS_WEBSOCKET_ACCEPT_LEN + 1];
+    size_t n = 0;
+    mbedtls_sha1_init(&sha);
+    int rc = mbedtls_sha1_starts_ret(&sha);
+    if (rc == 0) rc = mbedtls_sha1_update_ret(&sha, key, len);
+    if (rc == 0) rc = mbedtls_sha1_update_ret(&sha, (const unsigned char *)guid, sizeof guid - 1);
+    if (rc == 0) rc = mbedtls_sha1_finish_ret(&sha, digest);
+    mbedtls_sha1_free(&sha);
+    if (rc == 0) rc = mbedtls_base64_encode(text, sizeof text, &n, digest, sizeof digest);
+    if (rc != 0 || n != CTLS_WEBSOCKET_ACCEPT_LEN) return -1;
+    memcpy(out, text, CTLS_WEBSOCKET_ACCEPT_LEN);
+    return 0;
+}

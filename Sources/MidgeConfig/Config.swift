@@ -27,6 +27,10 @@ public struct ListenerConfig {
   public var origin: String
   /// TLS options of this listener (mosquitto's per-listener cafile, certfile, ...).
   public var tls = TLSConfig()
+  /// `protocol websockets`: MQTT over WebSockets (RFC 6455); with TLS options, wss.
+  public var websockets = false
+  /// `http_dir DIR` (WebSocket listeners): plain HTTP GETs are answered with DIR's files.
+  public var httpDir: String?
 
   public init(port: UInt16, address: [UInt8]?, origin: String) {
     self.port = port
@@ -84,6 +88,11 @@ public struct Settings {
   public var persistenceLocation: String?
   /// `shutdown_flush_timeout`: seconds queued output is flushed for when stopping.
   public var shutdownFlushSeconds = 2
+  /// `websockets_headers_size`: the bytes of one WebSocket handshake buffer (the HTTP request
+  /// with its headers must fit); `max_websockets_handshakes`: handshake buffers, i.e. HTTP
+  /// requests being read at once on the WebSocket listeners.
+  public var websocketsHeadersBytes = 4096
+  public var websocketsHandshakesMax = 8
   /// Lines accepted but not fully honoured, "FILE:LINE: text", logged as warnings at startup.
   public var warnings: [String] = []
 
@@ -99,6 +108,16 @@ public struct Settings {
       result.append(ListenerConfig(port: 1883, address: [UInt8](utf8: "127.0.0.1\0"), origin: "default"))
     }
     return result
+  }
+
+  /// Whether any listener speaks MQTT over WebSockets (the plan then reserves their lines).
+  public var hasWebSocketListener: Bool { listeners.contains { $0.websockets } }
+
+  /// Checks made once the whole configuration is read: `http_dir` only on WebSocket listeners.
+  public func checkWebSockets() throws(ConfigError) {
+    for l in listeners where l.httpDir != nil && !l.websockets {
+      throw ConfigError("\(l.origin): listener \(l.port): 'http_dir' needs 'protocol websockets' on that listener")
+    }
   }
 
   /// As Mosquitto 2.x: with a password_file, anonymous clients need `allow_anonymous true`.
@@ -274,6 +293,28 @@ public enum Config {
       guard let port = parsePort(w[1]) else { throw ConfigError("invalid port '\(w[1])' for 'listener' (1-65535)") }
       let address: [UInt8]? = w.count == 3 ? w[2] + [0] : nil
       s.listeners.append(ListenerConfig(port: port, address: address, origin: origin))
+    } else if eq(key, "protocol") {
+      let v = try one()
+      guard !s.listeners.isEmpty else { throw ConfigError("'protocol' must follow a 'listener' line") }
+      if eq(v, "websockets") {
+        s.listeners[s.listeners.count - 1].websockets = true
+      } else if eq(v, "mqtt") {
+        s.listeners[s.listeners.count - 1].websockets = false
+      } else {
+        throw ConfigError("invalid value '\(v)' for 'protocol' (mqtt or websockets)")
+      }
+    } else if eq(key, "http_dir") {
+      let v = try one()
+      guard !s.listeners.isEmpty else { throw ConfigError("'http_dir' must follow a 'listener' line") }
+      s.listeners[s.listeners.count - 1].httpDir = text(v)
+    } else if eq(key, "websockets_headers_size") {
+      // Mosquitto's 0 ("the default") keeps midge's default.
+      if w.count == 2 && eq(w[1], "0") { return }
+      s.websocketsHeadersBytes = try size(512, 65536)
+    } else if eq(key, "max_websockets_handshakes") {
+      s.websocketsHandshakesMax = try count(1, 4096)
+    } else if eq(key, "websockets_log_level") {
+      _ = try count(0, 65535)  // libwebsockets' own log mask: midge logs WebSockets with log_type websockets
     } else if eq(key, "allow_anonymous") {
       let v = try one()
       if eq(v, "true") { s.allowAnonymous = true } else if eq(v, "false") { s.allowAnonymous = false } else {
@@ -489,7 +530,7 @@ public enum Config {
       } else if eq(v, "none") {
         log.types = 0
       } else if eq(v, "websockets") {
-        throw ConfigError("'log_type websockets' is not supported (midge has no WebSockets listener)")
+        log.types |= LogLevel.debug.rawValue  // WebSocket handshakes and closes are logged at debug level
       } else {
         var found = false
         for level in LogLevel.allCases where eq(v, level.configName) {

@@ -20,21 +20,31 @@ public struct ListenerSocket {
   public let tls: TLSListener?
   /// The port, for log lines ("New connection from ... on port 1883.").
   public let port: UInt16
+  /// `protocol websockets` (WebSocket.swift), and its `http_dir`.
+  public let websockets: Bool
+  public let httpDirectory: HTTPDirectory?
   /// `port` has no default: a listener rebuilt without it logged "on port 0".
-  public init(fd: Int32, anonymousAllowed: Bool, tls: TLSListener? = nil, port: UInt16) {
+  public init(
+    fd: Int32, anonymousAllowed: Bool, tls: TLSListener? = nil, port: UInt16, websockets: Bool = false,
+    httpDirectory: HTTPDirectory? = nil
+  ) {
     self.fd = fd
     self.anonymousAllowed = anonymousAllowed
     self.tls = tls
     self.port = port
+    self.websockets = websockets
+    self.httpDirectory = httpDirectory
   }
 }
 
-/// Per-connection platform record, 12 bytes, in the plan's "socket table".
+/// Per-connection platform record, 16 bytes, in the plan's "socket table".
 struct SocketRecord {
   var fd: Int32 = -1
   var interest: UInt32 = 0
   /// The TLS session slot (TLS.swift), or -1 for plain TCP.
   var tls: Int32 = -1
+  /// MQTT over WebSockets (WebSocket.swift): its state is `webSockets.state(slot)`.
+  var ws = false
 }
 
 /// Something SIGHUP reloads (the auth files; TLS certificates may join). `reload` runs on the
@@ -74,6 +84,8 @@ public final class EventLoop {
   public static let shutdownFlushMsDefault: UInt64 = 2000
   /// TLS session slots when a listener speaks TLS (TLS.swift holds the TLS paths).
   let tls: TLSSessions?
+  /// WebSocket states and handshake buffers when a listener speaks WebSockets (WebSocket.swift).
+  let webSockets: WebSockets?
   /// Listeners are taken out of the poller for a moment when the process runs out of file
   /// descriptors (EMFILE), instead of spinning on a readable listener.
   var listenersPausedUntil: UInt64 = 0
@@ -82,10 +94,12 @@ public final class EventLoop {
   public var reloadables: [any Reloadable] = []
 
   public init(
-    broker: Broker, plan: BrokerPlan, arena: Arena, listeners: [ListenerSocket], verbose: Bool, tls: TLSSessions? = nil
+    broker: Broker, plan: BrokerPlan, arena: Arena, listeners: [ListenerSocket], verbose: Bool, tls: TLSSessions? = nil,
+    webSockets: WebSockets? = nil
   ) throws(PlatformError) {
     self.broker = broker
     self.tls = tls
+    self.webSockets = webSockets
     self.listeners = listeners
     self.verbose = verbose
     let ep = cp_epoll_create()
@@ -200,8 +214,9 @@ public final class EventLoop {
       let rc = cp_epoll_add(epoll, fd, UInt32(CP_EV_IN), id.token)
       if rc != 0 {
         broker.peerClosed(id, reason: .ioError)
-      } else if let t = listener.tls {
-        startTLS(id, fd: fd, listener: t)
+      } else {
+        if let t = listener.tls { startTLS(id, fd: fd, listener: t) }
+        if listener.websockets { startWebSocket(id, listener: index) }
       }
     }
   }
@@ -248,6 +263,7 @@ public final class EventLoop {
   }
 
   func read(_ id: ConnectionID, now: UInt64) {
+    if sockets[Int(id.slot)].ws { return readWebSocket(id, now: now) }
     if sockets[Int(id.slot)].tls >= 0 { return readTLS(id, sockets[Int(id.slot)].tls, now: now) }
     let fd = sockets[Int(id.slot)].fd
     var reads = 0
@@ -274,6 +290,7 @@ public final class EventLoop {
   /// Writes queued output: up to `writesPerFlush` writev calls; EPOLLOUT only after EAGAIN.
   func flush(_ id: ConnectionID) {
     let s = Int(id.slot)
+    if sockets[s].ws { return flushWebSocket(id) }
     if sockets[s].tls >= 0 { return flushTLS(id, sockets[s].tls) }
     let fd = sockets[s].fd
     var writes = 0
@@ -313,9 +330,11 @@ public final class EventLoop {
     }
     while let id = broker.nextClose() {
       let s = Int(id.slot)
+      let ws = sockets[s].ws
+      if ws { endWebSocket(id) }  // last frames, the close frame, its buffers back
       if sockets[s].tls >= 0 {
-        endTLS(id, sockets[s].tls)  // last flush, close_notify, the session back to the pool
-      } else if broker.outputCount(id) > 0 {
+        endTLS(id, sockets[s].tls, flush: !ws)  // last flush, close_notify, the session back to the pool
+      } else if !ws && broker.outputCount(id) > 0 {
         // One last non-blocking attempt: a CONNACK with a refusal code, say.
         let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
         let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))

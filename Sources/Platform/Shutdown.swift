@@ -56,6 +56,15 @@ extension EventLoop {
   func drainFlush(_ id: ConnectionID) {
     let s = Int(id.slot)
     guard s < sockets.count, sockets[s].fd >= 0 else { return }
+    if sockets[s].ws {
+      // Through the frames (WebSocket.swift); a connection still in its handshake has nothing to flush.
+      if let ws = webSockets, ws.state(s).pointee.phase == .open {
+        if let tls, sockets[s].tls >= 0, tls.states[Int(sockets[s].tls)].handshaking { return }
+        let r = writeWebSocket(id, closing: false)
+        drainInterest(id, out: r == .blocked || (broker.outputCount(id) > 0 && broker.closeReason(id) == nil))
+      }
+      return
+    }
     if sockets[s].tls >= 0 {
       // Through TLS (TLS.swift); a connection still in its handshake has nothing to flush.
       guard let tls, !tls.states[Int(sockets[s].tls)].handshaking else { return }

@@ -583,7 +583,7 @@ extension EventLoop {
       let owner = tls.states[Int(i)].owner
       tls.states[Int(i)].onPendingList = false
       let id = ConnectionID(token: owner)
-      if broker.wantsRead(id) && broker.readBuffer(id).count > 0 { readTLS(id, i, now: now) }
+      if broker.wantsRead(id) && broker.readBuffer(id).count > 0 { read(id, now: now) }
       if tls.states[Int(i)].owner == owner && !tls.states[Int(i)].onPendingList && ctls_pending(tls.blob(i)) != 0 {
         tls.states[Int(i)].onPendingList = true
         tls.pendingList[kept] = i
@@ -614,7 +614,7 @@ extension EventLoop {
   func flushTLS(_ id: ConnectionID, _ i: Int32) {
     guard let tls else { return }
     if tls.states[Int(i)].handshaking {
-      if advanceHandshake(id, i) { readTLS(id, i, now: cp_monotonic_ms()) }
+      if advanceHandshake(id, i) { read(id, now: cp_monotonic_ms()) }
       return
     }
     var records = 0
@@ -643,10 +643,10 @@ extension EventLoop {
   }
 
   /// Close-time hook: one last flush through TLS, close_notify, the session back to the pool.
-  func endTLS(_ id: ConnectionID, _ i: Int32) {
+  func endTLS(_ id: ConnectionID, _ i: Int32, flush: Bool) {
     guard let tls else { return }
     let established = !tls.states[Int(i)].handshaking
-    if established && broker.outputCount(id) > 0 && tls.states[Int(i)].pendingWrite == 0 {
+    if flush && established && broker.outputCount(id) > 0 && tls.states[Int(i)].pendingWrite == 0 {
       let count = broker.gatherOutput(id, into: slices, capacity: 1)
       if count > 0 {
         let n = ctls_write(tls.blob(i), slices[0].base, min(slices[0].count, Int(ctls_max_write())))

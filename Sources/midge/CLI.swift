@@ -33,6 +33,7 @@ enum CLI {
       if let path = cli.configPath { try readConfig(path, into: &settings) }
       if let bytes = cli.memoryOverride { settings.limits.memoryBudgetBytes = bytes }
       try Config.checkTLS(settings)
+      try settings.checkWebSockets()
     } catch {
       fail(error.text)
       return 2
@@ -50,7 +51,11 @@ enum CLI {
         loopBufferBytes: EventLoop.loopBufferBytes,
         platform: TLSSessions.planLines(
           configBytes: tls.configBytes, sessions: tls.sessions, handshakes: settings.limits.tlsHandshakesMax,
-          reloadBufferBytes: TLSMemory.reloadBufferBytes(tls.files)))
+          reloadBufferBytes: TLSMemory.reloadBufferBytes(tls.files))
+          + (settings.hasWebSocketListener
+            ? WebSockets.planLines(
+              slots: settings.limits.slotCount, handshakes: settings.websocketsHandshakesMax,
+              headersBytes: settings.websocketsHeadersBytes) : []))
     } catch {
       if error.neededBytes > 0 {
         fail("memory plan does not fit: budget \(error.budgetBytes) bytes, at least \(error.neededBytes) needed;"
@@ -199,7 +204,19 @@ enum CLI {
     for l in settings.effectiveListeners {
       do throws(SystemError) {
         let fd = try System.listen(address: l.address, port: l.port)
-        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port))
+        var dir: HTTPDirectory? = nil
+        if let path = l.httpDir {
+          do throws(SystemError) {
+            dir = try HTTPDirectory(path: path)
+          } catch {
+            fail("\(l.origin): listener \(l.port): cannot open http_dir '\(path)': \(error.description)")
+            return 1
+          }
+        }
+        sockets.append(
+          ListenerSocket(
+            fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port, websockets: l.websockets,
+            httpDirectory: dir))
       } catch {
         let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
         fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
@@ -224,7 +241,9 @@ enum CLI {
         var k = 0
         for (i, l) in settings.effectiveListeners.enumerated() where l.tls.isEnabled {
           let s = sockets[i]
-          sockets[i] = ListenerSocket(fd: s.fd, anonymousAllowed: s.anonymousAllowed, tls: t.listeners[k], port: s.port)
+          sockets[i] = ListenerSocket(
+            fd: s.fd, anonymousAllowed: s.anonymousAllowed, tls: t.listeners[k], port: s.port, websockets: s.websockets,
+            httpDirectory: s.httpDirectory)
           k += 1
         }
         tls = t
@@ -233,10 +252,15 @@ enum CLI {
         return 1
       }
     }
+    // WebSockets: their lines follow TLS's in the plan.
+    let tlsLines = tlsStartup.sessions > 0 ? 5 : 0  // TLSSessions.planLines
+    let webSockets = settings.hasWebSocketListener
+      ? WebSockets(plan: plan, first: tlsLines, arena: arena, packetBytesMax: settings.limits.packetBytesMax) : nil
     let loop: EventLoop
     do throws(PlatformError) {
       loop = try EventLoop(
-        broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose, tls: tls)
+        broker: broker, plan: plan, arena: arena, listeners: sockets, verbose: settings.verbose, tls: tls,
+        webSockets: webSockets)
     } catch {
       fail("\(error.operation): \(SystemError(errno: error.errno).description)")
       return 1
@@ -247,7 +271,8 @@ enum CLI {
     if let tls { loop.reloadables.append(tls) }
     for (l, s) in zip(settings.effectiveListeners, sockets) {
       let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
-      let kind = l.tls.isEnabled ? "TLS, " : ""
+      let kind: Message = l.websockets ? (l.tls.isEnabled ? "WebSockets over TLS, " : "WebSockets, ")
+        : l.tls.isEnabled ? "TLS, " : ""
       Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(kind)\(anonymous))")
     }
     if nofile >= 0 && nofile < wanted {

@@ -1,7 +1,9 @@
 // One QoS 0/1/2 round trip through the broker with MQTT.js (Debian's node-mqtt).
 //
-//   node mqttjs_roundtrip.js PORT PROTOCOL_VERSION(4|5) TOPIC_PREFIX TIMEOUT_MS GRACE_MS
+//   node mqttjs_roundtrip.js PORT PROTOCOL_VERSION(4|5) TOPIC_PREFIX TIMEOUT_MS GRACE_MS [URL [CA_FILE]]
 //
+// URL (default mqtt://127.0.0.1:PORT) may be ws://... or wss://... (MQTT over WebSockets, with
+// Debian's node-ws); CA_FILE: the CA that signed the server's certificate (wss).
 // A subscriber subscribes to PREFIX/# at QoS 2; a publisher then publishes one message at
 // each QoS (MQTT 5: with a user property) and waits for its acknowledgement. The subscriber
 // collects messages until it has three, plus GRACE_MS to catch duplicates, then prints one
@@ -11,9 +13,10 @@
 
 const mqtt = require('./mqttjs_load.js')()
 
-const [port, version, prefix, timeoutMs, graceMs] = process.argv.slice(2)
+const [port, version, prefix, timeoutMs, graceMs, urlArg, caFile] = process.argv.slice(2)
 const protocolVersion = Number(version)
-const url = `mqtt://127.0.0.1:${port}`
+const url = urlArg || `mqtt://127.0.0.1:${port}`
+const ca = caFile ? require('fs').readFileSync(caFile) : undefined
 const result = { version: protocolVersion, connack: {}, granted: null, acks: [], received: [] }
 const clients = []
 let finished = false
@@ -36,7 +39,8 @@ function client (name) {
     clientId: `mqttjs-${name}-${protocolVersion}-${process.pid}`,
     clean: true,
     reconnectPeriod: 0, // never reconnect: a disconnect is a failure here
-    connectTimeout: Number(timeoutMs)
+    connectTimeout: Number(timeoutMs),
+    ...(ca ? { ca, servername: 'localhost' } : {})
   })
   clients.push(c)
   c.on('error', (err) => finish(new Error(`${name}: ${err.message}`)))

@@ -284,3 +284,51 @@ def test_no_allocation_after_startup_with_tls(broker, tmp_path):
     assert int(m.group(1)) > 0 and int(m.group(2)) == 0, m.group(0)
     assert "TLS heap:" in log
     assert code == 0
+
+
+def test_no_allocation_after_startup_with_websockets(broker, tmp_path):
+    """The same workload on the plain listener, beside WebSocket clients (ws and wss, paho and
+    raw frames: split frames, ping, continuation, a refused text frame, the close handshake)
+    and http_dir requests: still zero allocations after startup."""
+    import harness
+    import tlspki
+    import test_33_websockets as t33
+    pki = tlspki.make_pki(tmp_path / "pki")
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "index.html").write_text("<html></html>")
+    ws_port, wss_port = harness.free_port(), harness.free_port()
+    b = broker(CONFIG + ["max_tls_sessions 3", f"listener {ws_port} 127.0.0.1", "protocol websockets",
+                        f"http_dir {www}", f"listener {wss_port} 127.0.0.1", "protocol websockets",
+                        f"certfile {pki['server.crt']}", f"keyfile {pki['server.key']}"])
+    deadline = time.monotonic() + scaled(10)
+    while not harness.port_accepts(wss_port) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(scaled(0.3))
+    t33.paho_roundtrip(ws_port, V311, big_bytes=30_000)
+    t33.paho_roundtrip(wss_port, V5, tls_ca=pki["ca.crt"], big_bytes=30_000)
+    c = t33.WS(ws_port)
+    stream = t33.bin_frames(mqttraw.connect(client_id="ws-raw"), mqttraw.subscribe(1, [("r/t", 0)]))
+    c.send(stream[:5])
+    time.sleep(0.01)
+    c.send(stream[5:])
+    c.recv_mqtt(2)
+    pub = mqttraw.publish("r/t", b"x" * 3000)
+    c.send(t33.WS.frame(2, pub[:10], fin=False) + t33.WS.frame(9, b"p") + t33.WS.frame(0, pub[10:]))
+    assert c.recv_frame() == (10, b"p")
+    assert c.recv_mqtt()[0] == pub
+    c.send(t33.WS.frame(8, b"\x03\xe8"))
+    c.expect_close(1000)
+    bad = t33.WS(ws_port)
+    bad.send(t33.WS.frame(1, b"text"))
+    bad.expect_close(1003)
+    assert t33.http(ws_port, "GET / HTTP/1.1\r\n\r\n")[0].endswith("200 OK")
+    assert t33.http(ws_port, "GET /../x HTTP/1.1\r\n\r\n")[0].endswith("404 Not Found")
+    run_workload(b.port)
+    assert b.alive()
+    code = b.terminate(scaled(10))
+    log = b.stderr_path.read_text()
+    m = re.search(r"allocations: (\d+) at startup, (\d+) after startup", log)
+    assert m, f"no allocation report in the broker's log:\n{log[-2000:]}"
+    assert int(m.group(1)) > 0 and int(m.group(2)) == 0, m.group(0)
+    assert code == 0

@@ -92,6 +92,18 @@ int cp_notify(const char *state);
 long cp_list_files(const char *path, const char *suffix1, const char *suffix2, size_t max_files,
                    char *buf, size_t cap);
 
+// http_dir (httpfiles.c). Startup: opens path as a directory and writes its resolved path
+// (from /proc/self/fd) into real (cap bytes); returns the fd or -errno.
+int cp_http_dir_open(const char *path, char *real, size_t cap);
+// Opens `relative` below the directory fd `dir` whose resolved path is `root`: a regular file
+// whose resolved path (symbolic links followed) lies below root. Returns the fd and its size,
+// -EACCES when it resolves outside root, -ENOENT when it is not a regular file, or -errno.
+int cp_http_file_open(int dir, const char *root, const char *relative, int64_t *size);
+// sendfile(2) from in at *offset (advanced) to out: bytes sent or -errno (-EAGAIN).
+long cp_sendfile(int out, int in, int64_t *offset, size_t count);
+// pread(2): bytes read or -errno.
+long cp_pread(int fd, void *buf, size_t count, int64_t offset);
+
 // Logging (log.c). Destinations and levels are bits; the level bits are BrokerCore's LogLevel.
 enum { CP_LOG_STDERR = 1, CP_LOG_STDOUT = 2, CP_LOG_SYSLOG = 4, CP_LOG_FILE = 8 };
 enum { CP_LOG_ERROR = 1, CP_LOG_WARNING = 2, CP_LOG_NOTICE = 4, CP_LOG_INFORMATION = 8,

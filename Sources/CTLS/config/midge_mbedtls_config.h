@@ -59,6 +59,8 @@ static inline int midge_mbedtls_fprintf(void *stream, const char *format, ...) {
 #define MBEDTLS_ECDH_C
 #define MBEDTLS_ECDSA_C
 #define MBEDTLS_MD_C
+#define MBEDTLS_SHA1_C                  /* WebSocket handshake (Sec-WebSocket-Accept) only: TLS keeps SHA-1
+                                           out of signatures (no ..._ALLOW_SHA1_IN_KEY_EXCHANGE) */
 #define MBEDTLS_SHA256_C
 #define MBEDTLS_SHA512_C
 #define MBEDTLS_SHA256_SMALLER          /* rolled loops: smaller code, a little slower hashing */

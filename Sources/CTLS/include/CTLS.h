@@ -79,5 +79,9 @@ const uint8_t *ctls_identity(void *session, size_t *len);
 // The negotiated cipher suite's name (for logs), or "".
 const char *ctls_suite_name(void *session, size_t *len);
 
+// WebSocket (RFC 6455 §4.2.2): Sec-WebSocket-Accept for a Sec-WebSocket-Key, base64 of the
+// SHA-1 of key + the protocol's GUID: 28 bytes into out (no NUL). 0, or -1 on failure.
+enum { CTLS_WEBSOCKET_ACCEPT_LEN = 28 };
+int ctls_websocket_accept(const uint8_t *key, size_t len, uint8_t *out);
 
 #endif
