@@ -93,7 +93,7 @@ class WebSocket:
 class Browser:
     """One headless Chromium with one page; `evaluate`, `navigate`, `screenshot`."""
 
-    def __init__(self, workdir, timeout=20, width=1000, height=1100):
+    def __init__(self, workdir, timeout=20, width=1000, height=560):
         self.workdir = Path(workdir)
         profile = self.workdir / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
@@ -142,7 +142,10 @@ class Browser:
         raise TimeoutError(method)
 
     def navigate(self, url):
-        return self.call("Page.navigate", url=url)
+        """Opens url and waits until that document has loaded (scripts run)."""
+        self.call("Page.navigate", url=url)
+        self.wait_for(f"location.href == {json.dumps(url)} && document.readyState == 'complete'",
+                      self.timeout)
 
     def evaluate(self, expression):
         """The value of a JavaScript expression in the page (JSON-serialisable)."""
