@@ -295,3 +295,36 @@ def test_openwrt_uci_maps_a_websocket_listener(tmp_path):
                                      "protocol websockets", "http_dir /usr/share/midge/www"], r.stdout
     shipped = (WWW.parent / "openwrt" / "midge.config").read_text()
     assert "#\toption protocol 'websockets'" in shipped and "#\toption http_dir '/usr/share/midge/www'" in shipped
+
+
+def test_keepalive_pings_keep_the_page_connected(broker, browser):
+    """With ?keepalive=2 the page sends nothing but PINGREQ after its SUBSCRIBE; a broker closes
+    a client silent for 1.5 x keep alive [MQTT-3.1.2-24], so one connection for 8 s means the
+    PINGREQs went out and the PINGRESPs were read."""
+    b, _ = page_broker(broker)
+    browser.navigate(f"http://{HOST}:{b.port}/index.html?keepalive=2")
+    wait_connected(browser, scaled(15))
+    time.sleep(8)
+    assert browser.evaluate("client.connects") == 1
+    assert text(browser, "state") == "connected"
+
+
+def test_page_reconnects_after_a_broker_restart(broker, browser, tmp_path):
+    """The broker stops; the page says so and retries (1 s, then doubling) until a broker is
+    back on the same port, then subscribes again and shows its figures."""
+    b, _ = page_broker(broker)
+    browser.navigate(f"http://{HOST}:{b.port}/index.html")
+    wait_connected(browser, scaled(15))
+    lines = b.config_path.read_text().splitlines()
+    b.terminate(scaled(10))
+    browser.wait_for("document.getElementById('state').textContent.startsWith('disconnected')", scaled(15))
+    again_dir = tmp_path / "again"
+    again_dir.mkdir()
+    again = harness.Broker(again_dir, b.port, lines)
+    try:
+        again.wait_ready(scaled(10))
+        browser.wait_for("client.connects == 2 && document.getElementById('state').textContent == 'connected'",
+                         scaled(20))
+        browser.wait_for("+document.getElementById('clients').textContent >= 1", scaled(15))
+    finally:
+        assert again.stop(scaled(5)) is None

@@ -3,6 +3,7 @@
 // No libraries, no external resources. Query parameters (for tests and odd setups):
 //   ?url=ws://host:port/path  broker to use (default: the page's own host and port, /mqtt)
 //   ?base=PREFIX              topic tree to read instead of $SYS (PREFIX/# is subscribed)
+//   ?keepalive=SECONDS        MQTT keep alive (default 30; a PINGREQ every half of it)
 'use strict';
 
 var enc = new TextEncoder(), dec = new TextDecoder();
@@ -114,6 +115,7 @@ Mqtt.prototype.handle = function (first, body) {
       return;
     }
     this.up = true;
+    this.connects = (this.connects || 0) + 1;
     this.backoff = 1000;
     this.o.onState('connected', 'on');
     // SUBSCRIBE [MQTT-3.8.1-1]: flags 0010, packet id 1, one filter at QoS 0.
@@ -305,7 +307,8 @@ function onState(text, cls) {
   $('state').className = cls;
 }
 
-var client = new Mqtt({url: url, base: base, keepalive: 30, onMessage: onMessage, onState: onState,
+var keepalive = Math.max(1, Math.min(65535, parseInt(q.get('keepalive'), 10) || 30));
+var client = new Mqtt({url: url, base: base, keepalive: keepalive, onMessage: onMessage, onState: onState,
   onRefused: function (rc) {
     // 3.1.1 CONNACK codes 4 (bad user name or password) and 5 (not authorized) ask for
     // credentials; others are shown as they are.
