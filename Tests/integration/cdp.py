@@ -93,7 +93,7 @@ class WebSocket:
 class Browser:
     """One headless Chromium with one page; `evaluate`, `navigate`, `screenshot`."""
 
-    def __init__(self, workdir, timeout=20, width=1000, height=560):
+    def __init__(self, workdir, timeout=20, width=1000, height=560, extra_args=()):
         self.workdir = Path(workdir)
         profile = self.workdir / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
@@ -103,7 +103,8 @@ class Browser:
                 "--disable-dev-shm-usage", "--no-first-run", "--no-default-browser-check",
                 "--disable-extensions", "--disable-background-networking",
                 f"--window-size={width},{height}", f"--user-data-dir={profile}",
-                "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "about:blank"]
+                "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", *extra_args,
+                "about:blank"]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log)
         self.ws = None
         self.next_id = 0

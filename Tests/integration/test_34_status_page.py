@@ -28,29 +28,37 @@ import pytest
 import cdp
 import harness
 import mqttraw
+import tlspki
 from harness import HOST, scaled
 
 WWW = Path(__file__).resolve().parents[2] / "packaging" / "www"
 KEEP_SCREENSHOT = os.environ.get("MIDGE_STATUS_SCREENSHOT")   # also copy the screenshot there
 
 
-@pytest.fixture
-def browser(tmp_path):
+def open_browser(tmp_path, extra_args=()):
     if cdp.chromium_path() is None:
         if os.environ.get("CI"):
             pytest.fail("chromium is not installed (toolchain/install-deps.sh installs it)")
         pytest.skip("chromium is not installed (toolchain/install-deps.sh installs it)")
-    b = cdp.Browser(tmp_path, timeout=scaled(20))
+    return cdp.Browser(tmp_path, timeout=scaled(20), extra_args=extra_args)
+
+
+@pytest.fixture
+def browser(tmp_path):
+    b = open_browser(tmp_path)
     yield b
     b.close()
 
 
-def page_broker(broker, extra=()):
-    """A broker whose first listener is a WebSocket listener serving packaging/www, plus a
-    plain MQTT listener for the test's own clients. Returns (broker, mqtt_port)."""
+def page_broker(broker, extra=(), ws_lines=()):
+    """A broker whose first listener is a WebSocket listener serving packaging/www (with
+    ws_lines, e.g. certfile/keyfile), plus a plain MQTT listener for the test's own clients.
+    Returns (broker, mqtt_port)."""
     mqtt_port = harness.free_port()
-    lines = ["protocol websockets", f"http_dir {WWW}", "sys_interval 1",
+    lines = ["protocol websockets", f"http_dir {WWW}", *ws_lines, "sys_interval 1",
              f"listener {mqtt_port} {HOST}", *extra]
+    if harness.IS_MOSQUITTO and any(l.split()[0] in ("password_file", "certfile") for l in lines):
+        lines.append("user root")   # mosquitto reads those files after dropping to its own user
     try:
         b = broker(lines)
     except harness.BrokerDied as e:
@@ -221,10 +229,7 @@ def test_credentials_form(broker, browser, tmp_path):
     pw = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-c", "-b", str(pw), "viewer", "s3cret"], check=True,
                    timeout=scaled(30))
-    extra = [f"password_file {pw}", "allow_anonymous false"]
-    if harness.IS_MOSQUITTO:
-        extra.append("user root")   # mosquitto reads the file after dropping to its own user
-    b, _ = page_broker(broker, extra)
+    b, _ = page_broker(broker, [f"password_file {pw}", "allow_anonymous false"])
     browser.navigate(f"http://{HOST}:{b.port}/index.html")
     browser.wait_for("!document.getElementById('login').hidden", scaled(15))
     assert text(browser, "state").startswith("refused: "), text(browser, "state")
@@ -328,3 +333,23 @@ def test_page_reconnects_after_a_broker_restart(broker, browser, tmp_path):
         browser.wait_for("+document.getElementById('clients').textContent >= 1", scaled(15))
     finally:
         assert again.stop(scaled(5)) is None
+
+
+def test_page_over_https_uses_wss(broker, tmp_path):
+    """A TLS WebSocket listener (certfile/keyfile on it): the page, loaded over https, connects
+    with wss:// to the same host and port."""
+    pki = tlspki.make_pki(tmp_path / "pki")
+    b, _ = page_broker(broker, ws_lines=[f"certfile {pki['server.crt']}", f"keyfile {pki['server.key']}"])
+    args = ["--ignore-certificate-errors"]   # the test CA is not trusted
+    if harness.IS_MOSQUITTO:
+        # mosquitto 2.0.11 (libwebsockets) offers h2 by ALPN, then answers an HTTP/2 GET with
+        # nothing (curl: "Empty reply from server"); HTTP/1.1 works.
+        args.append("--disable-http2")
+    br = open_browser(tmp_path, args)
+    try:
+        br.navigate(f"https://{HOST}:{b.port}/index.html")
+        wait_connected(br, scaled(15))
+        assert br.evaluate("client.o.url") == f"wss://{HOST}:{b.port}/mqtt"
+        br.wait_for("+document.getElementById('clients').textContent >= 1", scaled(15))
+    finally:
+        br.close()
