@@ -97,6 +97,7 @@ class Browser:
         self.workdir = Path(workdir)
         profile = self.workdir / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
+        (profile / "DevToolsActivePort").unlink(missing_ok=True)   # a stale one names a dead port
         self.timeout = timeout
         self.log = open(self.workdir / "chromium.log", "wb")
         args = [chromium_path(), "--headless=new", "--no-sandbox", "--disable-gpu",

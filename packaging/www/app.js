@@ -24,7 +24,8 @@ function packet(first, body) {
   return new Uint8Array(out.concat(body));
 }
 
-// Client: opts {url, keepalive (s), onMessage(topic, text), onState(text, cls), onRefused(code)}.
+// Client: opts {url, keepalive (s), onMessage(topic, text, retained), onState(text, cls),
+// onRefused(code)}.
 function Mqtt(opts) {
   this.o = opts;
   this.user = null;
@@ -118,6 +119,7 @@ Mqtt.prototype.handle = function (first, body) {
     this.connects = (this.connects || 0) + 1;
     this.backoff = 1000;
     this.o.onState('connected', 'on');
+    this.o.onConnected();
     // SUBSCRIBE [MQTT-3.8.1-1]: flags 0010, packet id 1, one filter at QoS 0.
     this.send(packet(0x82, [0, 1].concat(strBytes(this.o.base + '/#'), [0])));
     this.pingOut = false;
@@ -133,7 +135,7 @@ Mqtt.prototype.handle = function (first, body) {
       if (qos === 1) this.send(new Uint8Array([0x40, 2, body[p], body[p + 1]]));  // PUBACK
       p += 2;
     }
-    this.o.onMessage(topic, dec.decode(body.subarray(p)));
+    this.o.onMessage(topic, dec.decode(body.subarray(p)), (first & 1) === 1);
   } else if (type === 9) {  // SUBACK
     if (body[2] === 0x80) this.o.onState('subscription refused', 'off');
   } else if (type === 13) {  // PINGRESP
@@ -170,6 +172,7 @@ var $ = function (id) { return document.getElementById(id); };
 var sys = {};          // topic below base -> latest text
 var samples = [];      // {t, in, out} messages per second
 var last = null;       // counters at the previous sample
+var live = false;      // the burst being received has live (not retained) messages
 var batchTimer = null;
 var WINDOW = 300000;   // plotted span, ms
 
@@ -183,23 +186,26 @@ function setText(id, v) {
   if (e.textContent !== String(v)) e.textContent = v;
 }
 
-function onMessage(topic, text) {
+function onMessage(topic, text, retained) {
   sys[topic.slice(base.length + 1)] = text;
+  if (!retained) live = true;
   // The broker publishes its $SYS tree in one burst per interval; sample when it is over.
   clearTimeout(batchTimer);
   batchTimer = setTimeout(sample, 200);
 }
 
-// Rates from the PUBLISH counters between two bursts, over the page's own clock.
+// Rates from the PUBLISH counters between two live bursts, over the page's own clock. The
+// retained copies sent on subscribing [MQTT-3.3.1-8] are of unknown age: shown, not sampled.
 function sample() {
   var now = Date.now(), i = num('broker/publish/messages/received'), o = num('broker/publish/messages/sent');
-  if (i !== null && o !== null) {
+  if (live && i !== null && o !== null) {
     if (last && i >= last.i && o >= last.o && now > last.t) {
       var s = (now - last.t) / 1000;
       samples.push({t: now, in: (i - last.i) / s, out: (o - last.o) / s});
     }
     last = {t: now, i: i, o: o};
   }
+  live = false;
   while (samples.length && samples[0].t < now - WINDOW) samples.shift();
   render();
 }
@@ -208,11 +214,16 @@ function rate(v) {
   return v >= 100 ? Math.round(v) : Math.round(v * 10) / 10;
 }
 
-function bar(name, used, cap, note) {
+// A row with a bar; red from 90 % unless `plan` (the memory plan reserves nearly all its budget).
+function bar(name, used, cap, plan) {
   var pct = cap > 0 ? Math.min(100, used * 100 / cap) : 0;
   return '<tr data-name="' + name + '"><td>' + name + '</td><td class="bar"><div><span' +
-    (pct >= 90 ? ' class="hi"' : '') + ' style="width:' + pct.toFixed(1) + '%"></span></div></td><td>' +
-    used + ' / ' + cap + (note || '') + '</td></tr>';
+    (pct >= 90 && !plan ? ' class="hi"' : '') + ' style="width:' + pct.toFixed(1) + '%"></span></div></td><td>' +
+    (plan ? bytes(used) + ' / ' + bytes(cap) : used + ' / ' + cap) + '</td></tr>';
+}
+
+function bytes(n) {
+  return n >= 1048576 ? (n / 1048576).toFixed(1) + ' MiB' : n >= 1024 ? (n / 1024).toFixed(1) + ' KiB' : n + ' B';
 }
 
 function esc(s) {
@@ -235,15 +246,15 @@ function render() {
   setText('rate-in', cur ? rate(cur.in) : '-');
   setText('rate-out', cur ? rate(cur.out) : '-');
 
-  // Pools: every broker/midge/pools/NAME/{capacity,used} pair, the memory plan first.
+  // Pools: every broker/midge/pools/NAME/{capacity,used} pair in the broker's order, the
+  // memory plan first.
   var rows = '', names = [];
   v = sys['broker/midge/memory/reserved'];
-  if (v) rows += bar('memory (bytes)', parseInt(v, 10), parseInt(sys['broker/midge/memory/budget'], 10) || 0);
+  if (v) rows += bar('memory reserved', parseInt(v, 10), parseInt(sys['broker/midge/memory/budget'], 10) || 0, true);
   for (k in sys) {
     m = /^broker\/midge\/pools\/([^/]+)\/capacity$/.exec(k);
     if (m) names.push(m[1]);
   }
-  names.sort();
   names.forEach(function (n) {
     rows += bar(esc(n), num('broker/midge/pools/' + n + '/used') || 0, num('broker/midge/pools/' + n + '/capacity'));
   });
@@ -309,6 +320,7 @@ function onState(text, cls) {
 
 var keepalive = Math.max(1, Math.min(65535, parseInt(q.get('keepalive'), 10) || 30));
 var client = new Mqtt({url: url, base: base, keepalive: keepalive, onMessage: onMessage, onState: onState,
+  onConnected: function () { last = null; live = false; },
   onRefused: function (rc) {
     // 3.1.1 CONNACK codes 4 (bad user name or password) and 5 (not authorized) ask for
     // credentials; others are shown as they are.
