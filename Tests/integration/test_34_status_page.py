@@ -123,17 +123,19 @@ class Publisher(threading.Thread):
 
 
 def test_page_served_from_http_dir(broker):
+    """The files as they are, and "/" is index.html (as Mosquitto serves it; the README tells
+    users to open http://HOST:PORT/)."""
     b, _ = page_broker(broker)
     import urllib.request
-    for name in ("index.html", "app.js"):
-        with urllib.request.urlopen(f"http://{HOST}:{b.port}/{name}", timeout=scaled(10)) as r:
+    for path, name in (("index.html", "index.html"), ("app.js", "app.js"), ("", "index.html")):
+        with urllib.request.urlopen(f"http://{HOST}:{b.port}/{path}", timeout=scaled(10)) as r:
             assert r.status == 200
             assert r.read() == (WWW / name).read_bytes()
 
 
 def test_page_shows_clients_and_message_rates(broker, browser, tmp_path):
     b, mqtt_port = page_broker(broker)
-    browser.navigate(f"http://{HOST}:{b.port}/index.html")
+    browser.navigate(f"http://{HOST}:{b.port}/")
     wait_connected(browser, scaled(15))
     subscribers = [paho_client(mqtt_port, f"page-test-sub{i}") for i in range(3)]
     for s in subscribers:
