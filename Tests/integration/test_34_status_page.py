@@ -377,3 +377,22 @@ def test_bridge_state_of_a_real_bridge(broker, browser):
                             "Array.from(document.querySelectorAll('#bridges tr')).map("
                             "function(e){return [e.dataset.bridge, e.lastChild.textContent]})", scaled(15))
     assert len(rows) == 1 and rows[0][0].endswith("selfbridge") and rows[0][1] == "connected", rows
+
+
+def test_silent_server_times_out_and_is_retried(broker, browser):
+    """A server that accepts the TCP connection and never answers (no WebSocket handshake, no
+    CONNACK): after 10 s the page gives up on that connection and tries again."""
+    import socket
+    b, _ = page_broker(broker)
+    with socket.socket() as silent:
+        silent.bind((HOST, 0))
+        silent.listen(8)
+        silent.settimeout(scaled(25))
+        port = silent.getsockname()[1]
+        browser.navigate(f"http://{HOST}:{b.port}/index.html?url=ws://{HOST}:{port}/mqtt")
+        first, _ = silent.accept()
+        browser.wait_for("document.getElementById('state').textContent.startsWith('no CONNACK in 10 s, retrying')",
+                         scaled(15))
+        second, _ = silent.accept()   # the retry (1 s later)
+        first.close()
+        second.close()

@@ -36,8 +36,13 @@ function Mqtt(opts) {
 }
 
 Mqtt.prototype.connect = function () {
-  var self = this, ws;
+  var self = this, ws, old = this.ws;
   clearTimeout(this.timer);
+  clearInterval(this.ping);
+  if (old) {
+    this.ws = null;
+    old.close();
+  }
   this.buf = new Uint8Array(0);
   this.up = false;
   this.refused = false;
@@ -50,6 +55,10 @@ Mqtt.prototype.connect = function () {
   }
   ws.binaryType = 'arraybuffer';
   this.ws = ws;
+  // A WebSocket handshake or CONNACK that does not come in 10 s: start again.
+  this.timer = setTimeout(function () {
+    if (ws === self.ws && !self.up) self.fail('no CONNACK in 10 s');
+  }, 10000);
   ws.onopen = function () {
     // CONNECT [MQTT-3.1]: protocol name, level 4, flags, keep alive, then the payload.
     var flags = 2, payload = strBytes('midge-page-' + Math.random().toString(36).slice(2, 10));
@@ -94,7 +103,7 @@ Mqtt.prototype.parse = function () {
       if ((b[i++] & 128) === 0) { done = true; break; }
     }
     if (!done) {
-      if (i >= at + 5) return this.fail('malformed remaining length');
+      if (i >= at + 5) return this.fail('malformed packet');
       break;  // the length itself is still incomplete
     }
     if (b.length - i < len) break;
@@ -110,11 +119,13 @@ Mqtt.prototype.handle = function (first, body) {
   if (type === 2) {  // CONNACK
     var rc = body[1];
     if (rc !== 0) {
-      this.refused = true;
+      // 4 and 5 (credentials) wait for the form; others (3: server unavailable) retry.
+      this.refused = rc === 4 || rc === 5;
       this.o.onRefused(rc);
-      this.ws.close();
+      this.fail(this.refused ? null : 'refused (code ' + rc + ')');
       return;
     }
+    clearTimeout(this.timer);
     this.up = true;
     this.connects = (this.connects || 0) + 1;
     this.backoff = 1000;
@@ -144,21 +155,26 @@ Mqtt.prototype.handle = function (first, body) {
 };
 
 Mqtt.prototype.fail = function (why) {
-  this.o.onState(why, 'off');
-  if (this.ws) this.ws.close();
-  this.down();
+  var ws = this.ws;
+  if (ws) {
+    this.ws = null;
+    ws.close();
+  }
+  this.down(why);
 };
 
 // Connection lost: reconnect after a growing delay (1 s doubling to 30 s, with jitter), unless
 // the broker refused the credentials: then the page waits for the form.
-Mqtt.prototype.down = function () {
+Mqtt.prototype.down = function (why) {
   var self = this;
   clearInterval(this.ping);
+  clearTimeout(this.timer);
   this.ws = null;
+  this.up = false;
   if (this.refused) return;
   var wait = this.backoff * (0.75 + Math.random() / 2);
   this.backoff = Math.min(this.backoff * 2, 30000);
-  this.o.onState('disconnected, retrying in ' + Math.round(wait / 1000) + ' s', 'off');
+  if (why !== null) this.o.onState((why || 'disconnected') + ', retrying in ' + Math.round(wait / 1000) + ' s', 'off');
   this.timer = setTimeout(function () { self.connect(); }, wait);
 };
 
