@@ -255,7 +255,7 @@ function render() {
   setText('clients', sys['broker/clients/connected'] || '-');
   setText('subs', sys['broker/subscriptions/count'] || '-');
   setText('retained', sys['broker/retained messages/count'] || '-');
-  setText('dropped', sys['broker/publish/messages/dropped'] || '0');
+  setText('dropped', sys['broker/publish/messages/dropped'] || '-');
   setText('version', sys['broker/version'] || '');
   setText('uptime', sys['broker/uptime'] ? 'up ' + sys['broker/uptime'] : '');
   var cur = samples[samples.length - 1];
@@ -263,8 +263,8 @@ function render() {
   setText('rate-out', cur ? rate(cur.out) : '-');
 
   // Pools: every broker/midge/pools/NAME/{capacity,used} pair in the broker's order, the
-  // memory plan first.
-  var rows = '', names = [];
+  // memory plan first; tls_* pools (TLS session and handshake slots) go to the TLS section.
+  var rows = '', tlsRows = '', names = [];
   v = sys['broker/midge/memory/reserved'];
   if (v) rows += bar('memory reserved', parseInt(v, 10), parseInt(sys['broker/midge/memory/budget'], 10) || 0, true);
   for (k in sys) {
@@ -272,11 +272,13 @@ function render() {
     if (m) names.push(m[1]);
   }
   names.forEach(function (n) {
-    rows += bar(esc(n), num('broker/midge/pools/' + n + '/used') || 0, num('broker/midge/pools/' + n + '/capacity'));
+    var r = bar(esc(n), num('broker/midge/pools/' + n + '/used') || 0, num('broker/midge/pools/' + n + '/capacity'));
+    if (n.indexOf('tls_') === 0) tlsRows += r; else rows += r;
   });
   if (rows) setHTML('pools', rows);
+  setHTML('tls-pools', tlsRows);
 
-  // TLS: session and handshake slots when published, and the handshake counters.
+  // TLS: the handshake counters.
   rows = '';
   [['handshakes', 'handshakes completed'], ['handshakes_failed', 'handshakes failed'],
    ['refused_sessions', 'refused: sessions full'], ['refused_handshakes', 'refused: handshakes full']]
