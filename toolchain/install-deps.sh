@@ -5,11 +5,13 @@
 # Debian's node-mqtt: it pulls in nodejs and lives in /usr/share/nodejs, see
 # Tests/integration/test_21_mqttjs.py). Idempotent: it does nothing when all is present.
 # dpkg-dev unpacks Debian's mbedtls source package (toolchain/fetch-mbedtls.sh, run by make deps).
+# chromium: headless, it opens the status page in test_34 (Tests/integration/cdp.py).
 # Swift itself (6.3.1) is expected at /opt/swift or on PATH.
 set -u
 apt_pkgs=(shellcheck gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
           libc6-dev-armhf-cross qemu-user-static musl-tools musl-dev:arm64 musl-dev:armhf
-          mosquitto mosquitto-clients node-mqtt node-ws openssl iproute2 gcc strace valgrind dpkg-dev)
+          mosquitto mosquitto-clients node-mqtt node-ws openssl iproute2 gcc strace valgrind dpkg-dev
+          chromium)
 py_pkgs=("paho-mqtt==2.1.0" "pytest")
 
 missing=()

@@ -47,8 +47,8 @@ while IFS= read -r line; do
       ;;
     listener)
       case "$option" in
-        port|address) ;;
-        *) fail "$name: a listener takes 'port' and 'address', not '$option'" ;;
+        port|address|protocol|http_dir) ;;
+        *) fail "$name: a listener takes 'port' and 'address' (and 'protocol', 'http_dir'), not '$option'" ;;
       esac
       case " $listeners " in *" $section "*) ;; *) listeners="$listeners $section" ;; esac
       ;;
@@ -63,4 +63,9 @@ for s in $listeners; do
   address=$(get "midge.$s.address")
   [ -n "$port" ] || fail "midge.$s: a listener needs a port"
   echo "listener $port${address:+ $address}"
+  # protocol websockets + http_dir: the status page (README "Status page").
+  protocol=$(get "midge.$s.protocol")
+  http_dir=$(get "midge.$s.http_dir")
+  if [ -n "$protocol" ]; then echo "protocol $protocol"; fi
+  if [ -n "$http_dir" ]; then echo "http_dir $http_dir"; fi
 done
