@@ -219,6 +219,15 @@ public final class Broker {
     return ConnectionID(slot: slot, generation: generation)
   }
 
+  /// The platform's TLS slots in use (published under $SYS as pools tls_sessions and
+  /// tls_handshakes); capacity 0: no TLS listener.
+  public func tlsInUse(sessions: Int, of sessionsCapacity: Int, handshakes: Int, of handshakesCapacity: Int) {
+    stats.tlsSessionsInUse = sessions
+    stats.tlsSessionsCapacity = sessionsCapacity
+    stats.tlsHandshakesInUse = handshakes
+    stats.tlsHandshakesCapacity = handshakesCapacity
+  }
+
   /// Counts a TLS event of the platform (Stats: tls*).
   public func countTLS(_ event: TLSEvent) {
     switch event {

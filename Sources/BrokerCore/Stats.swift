@@ -148,6 +148,12 @@ public struct Stats: Sendable {
   /// handshake slot (max_tls_handshakes) was in use.
   public var tlsRefusedSessions: UInt64 = 0
   public var tlsRefusedHandshakes: UInt64 = 0
+  /// TLS session slots (max_tls_sessions) and handshake slots (max_tls_handshakes): capacity
+  /// (0 without TLS listeners) and in use, as the platform last reported them (`tlsInUse`).
+  public var tlsSessionsCapacity = 0
+  public var tlsSessionsInUse = 0
+  public var tlsHandshakesCapacity = 0
+  public var tlsHandshakesInUse = 0
   /// WebSocket listeners: upgrades done; handshakes refused because every handshake buffer
   /// (max_websockets_handshakes) was in use; requests that failed (bad or oversize headers, a
   /// wrong version or subprotocol); plain HTTP requests answered (files and errors); connections

@@ -152,6 +152,10 @@ extension Broker {
     pool("send_chunks", sendPool.count, sendPool.count - sendPool.freeCount, now: now)
     pool("receive_chunks", receivePool.count, receivePool.count - receivePool.freeCount, now: now)
     pool("large_buffers", largePool.count, largePool.count - largePool.freeCount, now: now)
+    if st.tlsSessionsCapacity > 0 {
+      pool("tls_sessions", st.tlsSessionsCapacity, st.tlsSessionsInUse, now: now)
+      pool("tls_handshakes", st.tlsHandshakesCapacity, st.tlsHandshakesInUse, now: now)
+    }
     // The older names (free counts), kept for existing dashboards.
     sys("$SYS/broker/midge/pools/message_chunks_free", UInt64(store.freeChunks), now: now)
     sys("$SYS/broker/midge/pools/queue_entries_free", UInt64(entries.freeCount), now: now)

@@ -175,6 +175,10 @@ public final class EventLoop {
       i += 1
     }
     serveTLSPending(now: now)
+    if let tls {
+      broker.tlsInUse(
+        sessions: tls.count - tls.freeCount, of: tls.count, handshakes: tls.handshakes, of: tls.handshakesMax)
+    }
     broker.tick(now: now)
     applyEffects()
     expireLingering(now: now)
