@@ -543,20 +543,26 @@ def test_http_dir_over_tls_and_raw_wss(ws_broker, pki, www):
     stop_and_check(b)
 
 
-def test_chromium_page_from_http_dir(ws_broker):
-    """A real browser (Debian's chromium, headless) loads a page from http_dir and speaks MQTT
-    over a WebSocket to the same listener: CONNACK and PINGRESP arrive in the page."""
-    import shutil
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
+def test_chromium_page_from_http_dir(ws_broker, tmp_path):
+    """A real browser (Debian's chromium, headless, driven over DevTools: cdp.py) loads a page
+    from http_dir and speaks MQTT over a WebSocket to the same listener: CONNACK and PINGRESP
+    arrive in the page. (Waited for in real time: a virtual-time budget ran out under qemu.)"""
+    import cdp
+    if cdp.chromium_path() is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (toolchain/install-deps.sh installs it)")
         pytest.skip("chromium is not installed")
     page = Path(__file__).with_name("ws_page")
     b, port = ws_broker(listener_lines=[f"http_dir {page}"])
-    r = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                        "--dump-dom", f"http://{HOST}:{port}/"], capture_output=True, text=True,
-                       timeout=scaled(60))
-    m = re.search(r'<div id="out">([^<]*)', r.stdout)
-    assert m and m.group(1) == "got 32,2,0,0,208,0", (r.stdout[-500:], r.stderr[-1000:])
+    browser = cdp.Browser(tmp_path, timeout=scaled(20))
+    try:
+        browser.navigate(f"http://{HOST}:{port}/")
+        got = browser.wait_for(
+            "(function(){var t=document.getElementById('out').textContent;"
+            "return t.length>=18&&t!=='pending'&&t})()", scaled(20))
+    finally:
+        browser.close()
+    assert got == "got 32,2,0,0,208,0", got
     stop_and_check(b)
 
 
