@@ -218,7 +218,8 @@ enum CLI {
       do throws(SystemError) {
         try System.lockArena(arena)
       } catch {
-        let limit = System.memoryLockLimit.map { "\($0) bytes" } ?? "unlimited"
+        var limit: Message = "unlimited"
+        if let bytes = System.memoryLockLimit { limit = "\(bytes) bytes" }
         fail("memory_lock: the kernel cannot lock the arena's \(arena.byteCount) bytes in RAM "
           + "(mlock: \(error.description); RLIMIT_MEMLOCK is \(limit)): raise the limit to at least "
           + "\(arena.byteCount) bytes (ulimit -l, systemd LimitMEMLOCK=) or set memory_lock false")
