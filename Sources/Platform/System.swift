@@ -32,14 +32,16 @@ public enum System {
   public static var boardDefaults: [UInt8] { bytes(midge_board_defaults()) }
 
   /// The file's bytes, at most `limit`.
+  /// The buffer is not zeroed first: only the pages the file's bytes land on become resident
+  /// (a 1 MiB limit kept by a short certificate would otherwise stay in RSS).
   public static func readFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
-    var buffer = [UInt8](repeating: 0, count: limit)
     let c = Message.cString(path)
-    let n = buffer.withUnsafeMutableBytes { b in
-      c.withUnsafeBytes { cp_read_file($0.baseAddress!.assumingMemoryBound(to: CChar.self), b.baseAddress, limit) }
+    var n = 0
+    let buffer = [UInt8](unsafeUninitializedCapacity: limit) { b, count in
+      n = c.withUnsafeBytes { cp_read_file($0.baseAddress!.assumingMemoryBound(to: CChar.self), b.baseAddress, limit) }
+      count = max(n, 0)
     }
     guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
-    buffer.removeLast(limit - n)
     return buffer
   }
 

@@ -195,18 +195,8 @@ enum CLI {
     defer { removePidFile(settings) }
     // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
     System.installStopHandlers()
-    var sockets: [ListenerSocket] = []
-    for l in settings.effectiveListeners {
-      do throws(SystemError) {
-        let fd = try System.listen(address: l.address, port: l.port)
-        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port))
-      } catch {
-        let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
-        fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
-        return 1
-      }
-    }
-    // The arena: zero pages, resident as the broker uses them; all of it now with memory_lock.
+    // The arena: zero pages, resident as the broker uses them; all of it now with memory_lock
+    // (before the listeners open: a client that connects finds it in place).
     let arena: Arena
     do throws(SystemError) {
       arena = try System.mapArena(plan.memory)
@@ -223,6 +213,17 @@ enum CLI {
         fail("memory_lock: the kernel cannot lock the arena's \(arena.byteCount) bytes in RAM "
           + "(mlock: \(error.description); RLIMIT_MEMLOCK is \(limit)): raise the limit to at least "
           + "\(arena.byteCount) bytes (ulimit -l, systemd LimitMEMLOCK=) or set memory_lock false")
+        return 1
+      }
+    }
+    var sockets: [ListenerSocket] = []
+    for l in settings.effectiveListeners {
+      do throws(SystemError) {
+        let fd = try System.listen(address: l.address, port: l.port)
+        sockets.append(ListenerSocket(fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port))
+      } catch {
+        let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
+        fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
         return 1
       }
     }

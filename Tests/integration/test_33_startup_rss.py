@@ -25,6 +25,7 @@ import time
 import pytest
 
 import mqttraw
+import tlspki
 from harness import EXEC_PREFIX, HOST, broker_command, scaled, start_with_conf
 
 pytestmark = pytest.mark.midge_only
@@ -78,6 +79,25 @@ def test_idle_rss_is_small_whatever_the_budget(tmp_path, budget):
         time.sleep(0.3)
         rss = status_kib(proc.pid, "VmRSS")
         assert rss < IDLE_LIMIT_KIB, f"VmRSS {rss} KiB right after start with a {budget} budget"
+    finally:
+        stop(proc)
+
+
+@native_only
+def test_idle_rss_is_small_with_a_tls_listener(tmp_path):
+    # The TLS heap (max_tls_sessions x ~25 KB, 6.5 MB on x86_64) is mbedTLS's pool: it zeroes
+    # the pool at init; midge gives those pages back, so it costs RAM only per session.
+    pki = tlspki.make_pki(tmp_path / "pki")
+    port = socket.socket()
+    port.bind((HOST, 0))
+    tls_port = port.getsockname()[1]
+    port.close()
+    proc, _ = start_with_conf(tmp_path, ["allow_anonymous true", f"listener {tls_port} {HOST}",
+                                         f"certfile {pki['server.crt']}", f"keyfile {pki['server.key']}"])
+    try:
+        time.sleep(0.3)
+        rss = status_kib(proc.pid, "VmRSS")
+        assert rss < IDLE_LIMIT_KIB, f"VmRSS {rss} KiB right after start with a TLS listener"
     finally:
         stop(proc)
 
