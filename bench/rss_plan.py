@@ -137,8 +137,8 @@ def main():
         lines = [f"listener {port} 127.0.0.1", "allow_anonymous true"]
         lines += board_defaults(a.board) if a.board else []
         lines += a.set
-        if a.clients:
-            lines.append(f"max_connections {max(a.clients + 16, 64)}") if not a.board else None
+        if a.clients and not a.board:  # a board profile keeps its own max_connections
+            lines.append(f"max_connections {max(a.clients + 16, 64)}")
         conf.write_text("".join(l + "\n" for l in lines))
         plan, total, mode = plan_lines(a.midge, str(conf), a.memory)
         args = [a.midge, "-c", str(conf)] + (["--memory", a.memory] if a.memory else [])
