@@ -3,8 +3,11 @@
 // here; a busy one holds only what is queued for it.
 //
 // Memory: count x chunkBytes of data + count x 4 bytes of links (the `next` array).
-// Invariant: every chunk is either on the free list or in exactly one queue (or held as a
-// receive buffer by exactly one connection); `freeCount` counts the free list.
+// Invariant: every chunk is either free or in exactly one queue (or held as a receive buffer
+// by exactly one connection); `freeCount` counts the free ones. Free chunks are the released
+// ones (a list through `next`, reused first, so that reuse lands on resident memory) and the
+// fresh ones, [fresh, count), never handed out: nothing of those is touched, links included,
+// so a pool costs no resident memory until it is used (the arena reads as zero).
 
 public let chunkNone: UInt32 = .max
 
@@ -13,37 +16,41 @@ public final class ChunkPool {
   public let count: Int
   @usableFromInline let data: UnsafeMutableRawPointer
   @usableFromInline let next: UnsafeMutablePointer<UInt32>
-  @usableFromInline var freeHead: UInt32
+  /// The released chunks, most recent first.
+  @usableFromInline var freeHead: UInt32 = chunkNone
+  /// Chunks [fresh, count) have never been handed out.
+  public private(set) var fresh: UInt32 = 0
   public private(set) var freeCount: Int
 
-  /// `data` holds count x chunkBytes bytes, `links` count entries; neither is touched here
-  /// beyond the links, so untouched data pages stay unmapped until first use.
+  /// `data` holds count x chunkBytes bytes, `links` count entries; neither is touched here,
+  /// so untouched pages stay unmapped until first use.
   public init(data: UnsafeMutableRawPointer, links: UnsafeMutableBufferPointer<UInt32>, chunkBytes: Int) {
     precondition(chunkBytes > 0 && UInt64(links.count) < UInt64(chunkNone), "chunk pool shape")
     self.chunkBytes = chunkBytes
     self.count = links.count
     self.data = data
     self.next = links.baseAddress ?? UnsafeMutablePointer(bitPattern: 0x10)!
-    var i = 0
-    while i < links.count {
-      links[i] = i + 1 < links.count ? UInt32(i + 1) : chunkNone
-      i += 1
-    }
-    freeHead = links.count > 0 ? 0 : chunkNone
     freeCount = links.count
   }
 
   public func take() -> UInt32? {
-    guard freeHead != chunkNone else { return nil }
-    let c = freeHead
-    freeHead = next[Int(c)]
+    let c: UInt32
+    if freeHead != chunkNone {
+      c = freeHead
+      freeHead = next[Int(c)]
+    } else if Int(fresh) < count {
+      c = fresh
+      fresh += 1
+    } else {
+      return nil
+    }
     next[Int(c)] = chunkNone
     freeCount -= 1
     return c
   }
 
   public func give(_ c: UInt32) {
-    precondition(Int(c) < count, "chunk index out of range")
+    precondition(c < fresh, "chunk index out of range or never handed out")
     next[Int(c)] = freeHead
     freeHead = c
     freeCount += 1

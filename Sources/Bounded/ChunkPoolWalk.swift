@@ -3,16 +3,24 @@
 // the pool's chunk count, so a corrupted (cyclic) chain ends the walk instead of hanging it.
 
 extension ChunkPool {
-  /// Calls `body` for each chunk on the free list, head first. False when the list is not
-  /// `freeCount` chunks long or holds an index outside the pool (it was then cut short).
+  /// Calls `body` for each free chunk: the released ones (the list, head first), then the
+  /// fresh ones [fresh, count). False when the list runs past the chunks handed out (`fresh`),
+  /// is cyclic, or the free chunks are not `freeCount` (it was then cut short).
   public func forEachFree(_ body: (UInt32) -> Void) -> Bool {
+    guard Int(fresh) <= count else { return false }
     var c = freeHead
     var n = 0
     while c != chunkNone {
-      guard Int(c) < count, n < count else { return false }
+      guard c < fresh, n < count else { return false }
       body(c)
       n += 1
       c = next[Int(c)]
+    }
+    var f = Int(fresh)
+    while f < count {
+      body(UInt32(f))
+      n += 1
+      f += 1
     }
     return n == freeCount
   }
@@ -36,5 +44,15 @@ extension ChunkPool {
     }
     let span = Int(q.headStart) + q.count + (chunkBytes - Int(q.tailEnd))
     return q.count > 0 && span == n * chunkBytes
+  }
+
+  /// Whether the links of the chunks never handed out, [fresh, count), are still zero.
+  public func freshUntouched() -> Bool {
+    var f = Int(fresh)
+    while f < count {
+      if next[f] != 0 { return false }
+      f += 1
+    }
+    return true
   }
 }

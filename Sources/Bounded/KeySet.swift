@@ -15,12 +15,12 @@ public struct KeySet {
     return n
   }
 
-  /// `slots` must hold `slotCount(capacity)` entries.
-  public init(slots: UnsafeMutableBufferPointer<UInt64>, capacity: Int) {
+  /// `slots` must hold `slotCount(capacity)` entries, all zero (empty); the arena reads as
+  /// zero, so they are not written here and stay untouched until keys arrive.
+  public init(zeroedSlots slots: UnsafeMutableBufferPointer<UInt64>, capacity: Int) {
     precondition(slots.count == KeySet.slotCount(capacity), "key set storage does not match its capacity")
     self.slots = slots
     self.capacity = capacity
-    slots.initialize(repeating: 0)
   }
 
   public var isFull: Bool { count >= capacity }

@@ -3,8 +3,8 @@
 // `midge --plan` and carved by the broker, so what is printed is what is reserved.
 //
 // Usage: build a plan with `reserve` calls (no memory is touched), check `totalBytes`
-// against the budget, then `Arena(plan)` allocates the block and `arena.bind(reservation)`
-// hands out typed, uninitialised buffers. Nothing grows afterwards.
+// against the budget, then the platform maps the block (`Arena(plan, zeroed:)`) and
+// `arena.bind(reservation)` hands out typed buffers that read as zero. Nothing grows afterwards.
 
 public struct MemoryPlan {
   public struct Line {
@@ -72,18 +72,41 @@ public struct ByteReservation {
 
 /// The one block of memory behind a plan. Allocated at startup and never freed: the broker
 /// lives as long as the process.
+///
+/// The block reads as zero before anyone writes to it, and the pools rely on that: they
+/// initialise an element when they first hand it out, and arrays whose empty state is all
+/// zero bits are not written at all. So a page of the block is touched (and resident) only
+/// once something in it is used: RSS right after start is what the broker uses, not the
+/// budget. The product gets such a block from the platform (an anonymous mapping: zero pages,
+/// backed on first touch); Bounded imports no C, so it cannot map memory itself.
 public final class Arena {
   public static let alignment = 64
   public let base: UnsafeMutableRawPointer
   public let byteCount: Int
 
-  public init(_ plan: MemoryPlan) {
+  /// Bytes the plan's block takes (what `init(_:zeroed:)` must be given).
+  public static func byteCount(_ plan: MemoryPlan) -> Int {
     precondition(plan.totalBytes <= Int64(Int.max), "plan larger than the address space")
-    byteCount = max(Int(plan.totalBytes), Arena.alignment)
-    base = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: Arena.alignment)
+    return max(Int(plan.totalBytes), Arena.alignment)
   }
 
-  /// Typed view of a reservation. The memory is uninitialised: the owner initialises it.
+  /// A block the caller guarantees to read as zero (fresh anonymous pages), aligned to
+  /// `alignment`, `byteCount(plan)` bytes long. It is never written here.
+  public init(_ plan: MemoryPlan, zeroed block: UnsafeMutableRawPointer) {
+    precondition(Int(bitPattern: block) % Arena.alignment == 0, "arena block not aligned")
+    byteCount = Arena.byteCount(plan)
+    base = block
+  }
+
+  /// Allocates the block and zeroes it (tests and tools: every page becomes resident at
+  /// once; the product maps its block instead, see `init(_:zeroed:)`).
+  public init(_ plan: MemoryPlan) {
+    byteCount = Arena.byteCount(plan)
+    base = UnsafeMutableRawPointer.allocate(byteCount: byteCount, alignment: Arena.alignment)
+    base.initializeMemory(as: UInt8.self, repeating: 0, count: byteCount)
+  }
+
+  /// Typed view of a reservation. The memory reads as zero until its owner writes it.
   public func bind<T>(_ r: Reservation<T>) -> UnsafeMutableBufferPointer<T> {
     precondition(r.offset + r.count * MemoryLayout<T>.stride <= byteCount, "reservation outside arena")
     let p = (base + r.offset).bindMemory(to: T.self, capacity: r.count)

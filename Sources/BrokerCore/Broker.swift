@@ -67,9 +67,12 @@ public final class Broker {
   var interestQueue: IndexRing
   var chunkWaiters: IndexRing
   var largeWaiters: IndexRing
-  /// Slots [0, slotHighWater) have been used at least once; timer scans stop there.
+  /// Slots [0, slotHighWater) have been used at least once; timer scans stop there. The others
+  /// were never touched (they read as zero) and are handed out in order when no released slot
+  /// is on `freeSlots`.
   var slotHighWater = 0
-  /// Sessions [0, sessionHighWater) have been used at least once.
+  /// Sessions [0, sessionHighWater) have been used at least once; the others, never touched,
+  /// are taken in order when the free list is empty.
   var sessionHighWater = 0
   /// Open connections that are not refusals; at most `max_connections`.
   var admittedCount = 0
@@ -79,8 +82,8 @@ public final class Broker {
   var clock: UInt64 = 0
   /// Source of assigned client identifiers.
   var assignedIDs: UInt64 = 0
-  /// Free sessions, linked through `Session.connection`.
-  var sessionFreeHead: UInt32 = 0
+  /// Released sessions, linked through `Session.connection` (the fresh ones are not listed).
+  var sessionFreeHead: UInt32 = sessionNone
   /// Set while a message is being routed: routing uses shared scratch and must not nest.
   var routing = false
   /// Set while `tick` retries a publisher paused by back-pressure.
@@ -115,39 +118,31 @@ public final class Broker {
   /// How long a publisher without keep alive may stay paused by back-pressure.
   static let pauseMaxMs: UInt64 = 60_000
 
+  /// Nothing of the arena is written here: every pool hands out its never-used elements in
+  /// order and initialises each when it is first handed out (connection slots and their topic
+  /// aliases in `open`, sessions in `newSession`, the pools' own), and the arrays whose empty
+  /// state is all zero bits (hash buckets, QoS 2 ids, the spill table) rely on the arena
+  /// reading as zero. So RSS after start is what is used, not the budget (Arena).
   public init(plan: BrokerPlan, arena: Arena) {
     limits = plan.limits
     memoryReservedBytes = plan.memory.totalBytes
     let n = limits.slotCount
     connections = arena.bind(plan.connections)
-    connections.initialize(repeating: Connection())
     sessions = arena.bind(plan.sessions)
-    sessions.initialize(repeating: Session())
-    var k = 0
-    while k < sessions.count {
-      sessions[k].connection = k + 1 < sessions.count ? UInt32(k + 1) : sessionNone
-      k += 1
-    }
     clientIDs = arena.bind(plan.clientIDs)
     usernames = arena.bind(plan.usernames)
     identities = arena.bind(plan.identities)
-    sessionBuckets = arena.bind(plan.sessionBuckets)
-    sessionBuckets.initialize(repeating: 0)
-    sessionLinks = arena.bind(plan.sessionLinks)
-    sessionLinks.initialize(repeating: sessionNone)
-    qos2IDs = arena.bind(plan.qos2IDs)
-    qos2IDs.initialize(repeating: 0)
-    qos2Spill = KeySet(slots: arena.bind(plan.qos2Spill), capacity: limits.qos2SpillCount)
-    aliases = arena.bind(plan.aliases)
-    aliases.initialize(repeating: messageNone)
-    outboundAliases = arena.bind(plan.outboundAliases)
-    outboundAliases.initialize(repeating: messageNone)
+    sessionBuckets = arena.bind(plan.sessionBuckets)  // zero: every bucket empty
+    sessionLinks = arena.bind(plan.sessionLinks)  // set when a session joins a chain
+    qos2IDs = arena.bind(plan.qos2IDs)  // zero: no id remembered
+    qos2Spill = KeySet(zeroedSlots: arena.bind(plan.qos2Spill), capacity: limits.qos2SpillCount)
+    aliases = arena.bind(plan.aliases)  // a slot's range is set to messageNone at its first open
+    outboundAliases = arena.bind(plan.outboundAliases)  // likewise, at the slot's first open
     subscriptions = SubscriptionTable(
       entries: arena.bind(plan.subscriptions), shortFilters: arena.bind(plan.filters),
       longFilters: arena.bind(plan.longFilters), longFree: arena.bind(plan.longFree),
       filterBytesMax: limits.topicBytesMax, buckets: arena.bind(plan.subscriptionBuckets))
-    fanout = arena.bind(plan.fanout)
-    fanout.initialize(repeating: FanOut())
+    fanout = arena.bind(plan.fanout)  // scratch: written before it is read
     let scratch = arena.bind(plan.topicScratch)
     topicScratch = UnsafeMutableRawBufferPointer(start: scratch, count: plan.topicScratch.bytesEach)
     encodeScratch = UnsafeMutableRawBufferPointer(
@@ -155,8 +150,7 @@ public final class Broker {
     store = MessageStore(
       headers: arena.bind(plan.messages), data: arena.bind(plan.messageData), links: arena.bind(plan.messageLinks),
       chunkBytes: BrokerPlan.messageChunkBytes)
-    let retainedIndex = arena.bind(plan.retained)
-    retainedIndex.initialize(repeating: messageNone)
+    let retainedIndex = arena.bind(plan.retained)  // [0, count) is used
     retained = RetainedStore(
       index: retainedIndex,
       bytesMax: limits.retainedBytesMax > 0
@@ -179,13 +173,9 @@ public final class Broker {
     interestQueue = ring(3)
     chunkWaiters = ring(4)
     largeWaiters = ring(5)
-    // Free slots are a stack: the slot freed last is reused first, so new connections land on
-    // memory that is already resident, and low slots are used first.
-    var s = n
-    while s > 0 {
-      s -= 1
-      _ = freeSlots.push(UInt32(s))
-    }
+    // Free slots: released ones are a stack (the slot freed last is reused first, so new
+    // connections land on memory that is already resident), then the never-used ones from
+    // slotHighWater up, so low slots are used first.
   }
 
   // MARK: events
@@ -195,7 +185,13 @@ public final class Broker {
   /// the platform closes the socket at once (counted in `stats.connectionsDroppedFull`).
   public func open(now: UInt64, anonymousAllowed: Bool) -> ConnectionID? {
     clock = max(clock, now)
-    guard let slot = freeSlots.popNewest() else {
+    let slot: UInt32
+    if let released = freeSlots.popNewest() {
+      slot = released
+    } else if slotHighWater < limits.slotCount {
+      slot = UInt32(slotHighWater)
+      openFirstTime(slotHighWater)
+    } else {
       stats.connectionsDroppedFull &+= 1
       return nil
     }
@@ -226,6 +222,22 @@ public final class Broker {
     stats.tlsSessionsCapacity = sessionsCapacity
     stats.tlsHandshakesInUse = handshakes
     stats.tlsHandshakesCapacity = handshakesCapacity
+  }
+
+  /// A never-used slot (it reads as zero: generation 0, state free, no ring membership) gets
+  /// what a released slot keeps: no topic aliases, inbound or outbound.
+  @inline(never)
+  private func openFirstTime(_ s: Int) {
+    var a = s * limits.topicAliasMax
+    while a < (s + 1) * limits.topicAliasMax {
+      aliases[a] = messageNone
+      a += 1
+    }
+    a = s * limits.topicAliasBrokerMax
+    while a < (s + 1) * limits.topicAliasBrokerMax {
+      outboundAliases[a] = messageNone
+      a += 1
+    }
   }
 
   /// Counts a TLS event of the platform (Stats: tls*).

@@ -48,10 +48,16 @@ extension Broker {
 
   /// A fresh session for `id`; nil when every session is in use (`max_sessions`).
   func newSession(_ id: UnsafeRawBufferPointer) -> UInt32? {
-    guard sessionFreeHead != sessionNone else { return nil }
-    let session = sessionFreeHead
+    let session: UInt32
+    if sessionFreeHead != sessionNone {
+      session = sessionFreeHead
+      sessionFreeHead = sessions[Int(session)].connection
+    } else if sessionHighWater < sessions.count {
+      session = UInt32(sessionHighWater)  // never used: reads as zero
+    } else {
+      return nil
+    }
     let i = Int(session)
-    sessionFreeHead = sessions[i].connection
     sessions[i] = Session()
     if id.count > 0 { (clientIDs + i * limits.clientIDBytesMax).copyMemory(from: id.baseAddress!, byteCount: id.count) }
     sessions[i].clientIDCount = UInt16(id.count)

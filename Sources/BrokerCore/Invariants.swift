@@ -25,13 +25,31 @@
 //  - messages: each stored message's reference count equals the references held by queue
 //    entries, the retained index, wills and topic aliases; message chunks are free or held
 //    by exactly one message;
-//  - timers: an awaiting or keep-alive connection has a deadline.
+//  - timers: an awaiting or keep-alive connection has a deadline;
+//  - fresh elements: every pool hands out its never-used elements in order ([fresh, count) or
+//    [highWater, count)) and the arena reads as zero, so each such element, its links and
+//    its per-slot arrays (topic aliases, QoS 2 ids) are still all zero bytes; no list, index
+//    or free list names one. Released elements are on their pool's free list.
 // Not compiled into the product (Embedded) binary.
 #if !hasFeature(Embedded)
 import Bounded
 
+/// Whether the bytes of `count` values from `base` are all zero (an element never handed out).
+func untouched<T>(_ base: UnsafePointer<T>, count: Int = 1) -> Bool {
+  let raw = UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: count * MemoryLayout<T>.stride)
+  return raw.allSatisfy { $0 == 0 }
+}
+
+extension UnsafeMutableBufferPointer {
+  /// Whether elements [from, count) are all zero bytes.
+  func untouched(from: Int) -> Bool {
+    from >= count || BrokerCore.untouched(UnsafePointer(baseAddress! + from), count: count - from)
+  }
+}
+
 extension Broker {
   func checkInvariants() -> String? {
+    if let problem = checkFresh() { return problem }
     if let problem = checkSlots() { return problem }
     if let problem = checkChunks() { return problem }
     if let problem = checkSubscriptions() { return problem }
@@ -41,13 +59,47 @@ extension Broker {
     return nil
   }
 
+  /// What was never handed out is still zero (see the file header).
+  private func checkFresh() -> String? {
+    if slotHighWater > connections.count { return "slotHighWater \(slotHighWater) beyond the slots" }
+    if !connections.untouched(from: slotHighWater) { return "a slot beyond slotHighWater was written" }
+    if !aliases.untouched(from: slotHighWater * limits.topicAliasMax) {
+      return "a topic alias of a slot beyond slotHighWater was written"
+    }
+    if !outboundAliases.untouched(from: slotHighWater * limits.topicAliasBrokerMax) {
+      return "an outbound topic alias of a slot beyond slotHighWater was written"
+    }
+    if sessionHighWater > sessions.count { return "sessionHighWater \(sessionHighWater) beyond the sessions" }
+    if !sessions.untouched(from: sessionHighWater) { return "a session beyond sessionHighWater was written" }
+    if !qos2IDs.untouched(from: sessionHighWater * limits.inflightMax) {
+      return "a QoS 2 id of a session beyond sessionHighWater was written"
+    }
+    if Int(entries.fresh) > entries.count || !entries.entries.untouched(from: Int(entries.fresh)) {
+      return "a queue entry beyond the fresh index \(entries.fresh) was written"
+    }
+    if Int(store.fresh) > store.headers.count || !store.headers.untouched(from: Int(store.fresh)) {
+      return "a message header beyond the fresh index \(store.fresh) was written"
+    }
+    let table = subscriptions
+    if table.highWater > table.entries.count || !table.entries.untouched(from: table.highWater) {
+      return "a subscription entry beyond highWater \(table.highWater) was written"
+    }
+    if table.longFresh > table.longFree.count || table.longReleased > table.longFresh {
+      return "long filter slots: \(table.longReleased) released, \(table.longFresh) used of \(table.longFree.count)"
+    }
+    for (pool, name) in [(receivePool, "receive"), (sendPool, "send"), (largePool, "large"), (store.pool, "message")] {
+      if !pool.freshUntouched() { return "\(name) pool: a chunk link beyond the fresh index \(pool.fresh) was written" }
+    }
+    return nil
+  }
+
   private func checkSlots() -> String? {
-    var free = 0
+    var free = connections.count - slotHighWater  // never used
     var open = 0
     var connected = 0
     var admitted = 0
     var s = 0
-    while s < connections.count {
+    while s < slotHighWater {
       let c = connections[s]
       if c.state != .free && s >= slotHighWater {
         return "slot \(s) is in use at or beyond slotHighWater \(slotHighWater)"
@@ -100,7 +152,9 @@ extension Broker {
       }
       s += 1
     }
-    if freeSlots.count != free { return "free-slot ring holds \(freeSlots.count), but \(free) slots are free" }
+    if freeSlots.count + connections.count - slotHighWater != free {
+      return "free-slot ring holds \(freeSlots.count) (+ \(connections.count - slotHighWater) never used), but \(free) slots are free"
+    }
     if admittedCount != admitted { return "admittedCount \(admittedCount), but \(admitted) open slots are admitted" }
     if admittedCount > limits.connectionsMax {
       return "admittedCount \(admittedCount) exceeds max_connections \(limits.connectionsMax)"
@@ -171,7 +225,7 @@ extension Broker {
     while b < sessionBuckets.count {
       var i = sessionBuckets[b] == 0 ? sessionNone : sessionBuckets[b] - 1
       while i != sessionNone {
-        guard Int(i) < sessions.count, indexed < sessions.count else { return "session index runs past its sessions" }
+        guard Int(i) < sessionHighWater, indexed < sessions.count else { return "session index runs past its sessions" }
         if sessions[Int(i)].state == .free { return "free session \(i) is in the session index" }
         if sessionBucket(clientID(i)) != b { return "session \(i) is in the wrong session index bucket" }
         indexed += 1
@@ -181,7 +235,7 @@ extension Broker {
     }
     var used = 0
     var s = 0
-    while s < sessions.count {
+    while s < sessionHighWater {
       if sessions[s].state != .free {
         used += 1
         if findSession(clientID(UInt32(s))) != UInt32(s) { return "session \(s) is not found by its client identifier" }
@@ -194,12 +248,20 @@ extension Broker {
   private func checkSubscriptions() -> String? {
     let table = subscriptions
     var owned = 0
+    var ownedLong = 0
+    var longMarks = [Bool](repeating: false, count: table.longFresh)
     var e = 0
-    while e < table.entries.count {
+    while e < table.highWater {
       let entry = table.entries[e]
       if entry.owner != subscriptionNone {
-        if e >= table.highWater { return "subscription entry \(e) is owned beyond highWater \(table.highWater)" }
         owned += 1
+        if entry.longSlot != longNone {
+          guard Int(entry.longSlot) < table.longFresh, !longMarks[Int(entry.longSlot)] else {
+            return "subscription entry \(e) holds long slot \(entry.longSlot): never handed out or held twice"
+          }
+          longMarks[Int(entry.longSlot)] = true
+          ownedLong += 1
+        }
         let o = Int(entry.owner)
         guard o < sessions.count, sessions[o].state != .free else {
           return "subscription entry \(e) is owned by session \(o), which is free"
@@ -211,6 +273,16 @@ extension Broker {
       e += 1
     }
     if owned != table.count { return "subscription count \(table.count), but \(owned) entries have an owner" }
+    var r = 0
+    while r < table.longReleased {
+      let slot = Int(table.longFree[r])
+      guard slot < table.longFresh, !longMarks[slot] else { return "released long slot \(slot) is held or listed twice" }
+      longMarks[slot] = true
+      r += 1
+    }
+    if ownedLong + table.longReleased != table.longFresh {
+      return "long slots: \(ownedLong) held + \(table.longReleased) released != \(table.longFresh) handed out"
+    }
     // The match index (hash buckets and the wildcard/shared list) holds every owned entry once,
     // in the list its filter belongs to, with consistent back links.
     var indexed = 0
@@ -218,7 +290,7 @@ extension Broker {
       var prev = subscriptionNone
       var i = head
       while i != subscriptionNone {
-        guard Int(i) < table.entries.count, indexed < table.count else { return "match index runs past its entries" }
+        guard Int(i) < table.highWater, indexed < table.count else { return "match index runs past its entries" }
         let entry = table.entries[Int(i)]
         if entry.owner == subscriptionNone { return "free subscription entry \(i) is in the match index" }
         if entry.matchPrev != prev { return "subscription entry \(i) has a wrong back link in the match index" }
@@ -249,7 +321,7 @@ extension Broker {
       var i = sessions[s].subscriptionHead
       var n = 0
       while i != subscriptionNone {
-        guard Int(i) < table.entries.count, n < table.entries.count else {
+        guard Int(i) < table.highWater, n < table.entries.count else {
           return "session \(s): subscription list is corrupt"
         }
         if table.entries[Int(i)].owner != UInt32(s) {
@@ -266,15 +338,15 @@ extension Broker {
     var freeListed = 0
     var i = table.freeHead
     while i != subscriptionNone {
-      guard Int(i) < table.entries.count, freeListed < table.entries.count else {
+      guard Int(i) < table.highWater, freeListed < table.entries.count else {
         return "subscription free list is corrupt"
       }
       if table.entries[Int(i)].owner != subscriptionNone { return "subscription entry \(i) is free and owned" }
       freeListed += 1
       i = table.entries[Int(i)].next
     }
-    if freeListed + owned != table.entries.count {
-      return "subscription free list holds \(freeListed), owned \(owned), of \(table.entries.count) entries"
+    if freeListed + owned != table.highWater {
+      return "subscription free list holds \(freeListed), owned \(owned), of \(table.highWater) entries used"
     }
     return nil
   }
@@ -285,11 +357,11 @@ extension Broker {
     var offline = 0
     var freeCount = 0
     var queued = 0
-    var entryOwner = [Int](repeating: -1, count: entries.entries.count)
+    // Entries handed out at least once; the fresh ones were checked untouched.
+    var entryOwner = [Int](repeating: -1, count: Int(entries.fresh))
     var i = 0
-    while i < sessions.count {
+    while i < sessionHighWater {
       let x = sessions[i]
-      if x.state != .free && i >= sessionHighWater { return "session \(i) in use beyond sessionHighWater" }
       switch x.state {
       case .free:
         freeCount += 1
@@ -351,7 +423,7 @@ extension Broker {
     var listedFree = 0
     var f = sessionFreeHead
     while f != sessionNone {
-      guard Int(f) < sessions.count, listedFree <= sessions.count, sessions[f].state == .free else {
+      guard Int(f) < sessionHighWater, listedFree <= sessions.count, sessions[f].state == .free else {
         return "session free list is corrupt at \(f)"
       }
       listedFree += 1
@@ -366,26 +438,35 @@ extension Broker {
       freeEntries += 1
       e = entries[e].next
     }
-    if freeEntries != entries.freeCount { return "entry free list holds \(freeEntries), freeCount \(entries.freeCount)" }
+    if freeEntries + entries.count - Int(entries.fresh) != entries.freeCount {
+      return "entry free list holds \(freeEntries) (+ \(entries.count - Int(entries.fresh)) never used), freeCount \(entries.freeCount)"
+    }
     if let lost = entryOwner.firstIndex(of: -1) { return "queue entry \(lost) is neither free nor listed" }
     return nil
   }
 
   fileprivate func checkMessages() -> String? {
-    var refs = [UInt32](repeating: 0, count: store.headers.count)
-    func count(_ m: UInt32) { if m != messageNone && Int(m) < refs.count { refs[Int(m)] += 1 } }
-    for e in 0..<entries.entries.count { count(entries.entries[e].message) }
+    // Headers handed out at least once; a reference to a fresh one is counted as held by
+    // nobody (so it fails below).
+    var refs = [UInt32](repeating: 0, count: Int(store.fresh))
+    var stray = 0
+    func count(_ m: UInt32) {
+      guard m != messageNone else { return }
+      if Int(m) < refs.count { refs[Int(m)] += 1 } else { stray += 1 }
+    }
+    for e in 0..<Int(entries.fresh) { count(entries.entries[e].message) }
     var r = 0
     while r < retained.count {
       count(retained.at(r))
       r += 1
     }
-    for x in 0..<sessions.count where sessions[x].state != .free { count(sessions[x].will) }
-    for a in 0..<aliases.count { count(aliases[a]) }
-    for a in 0..<outboundAliases.count { count(outboundAliases[a]) }
+    for x in 0..<sessionHighWater where sessions[x].state != .free { count(sessions[x].will) }
+    for a in 0..<(slotHighWater * limits.topicAliasMax) { count(aliases[a]) }
+    for a in 0..<(slotHighWater * limits.topicAliasBrokerMax) { count(outboundAliases[a]) }
+    if stray > 0 { return "\(stray) references to message headers never handed out" }
     var stored = 0
     var chunks = 0
-    for m in 0..<store.headers.count {
+    for m in 0..<Int(store.fresh) {
       let h = store.headers[m]
       if h.refs != refs[m] { return "message \(m): \(h.refs) references counted, \(refs[m]) held" }
       if h.refs > 0 {

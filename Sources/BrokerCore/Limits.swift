@@ -8,6 +8,10 @@ import MidgeAuth
 public struct Limits: Sendable, Equatable {
   /// The worst case this process reserves for the broker (`memory_budget`).
   public var memoryBudgetBytes = 16 << 20
+  /// `memory_lock`: fault in and lock the whole arena at startup (mlock), refusing to start
+  /// when the kernel cannot give it; false (the default): pages become resident as they are
+  /// first used.
+  public var memoryLock = false
   /// Concurrent clients (`max_connections`). When full, a new connection is answered from one
   /// of `refusalSlots` extra slots: CONNACK 3 (3.1.1) / 0x89 Server busy (5.0), then closed.
   /// Only when those are busy too is it closed without a CONNACK. Both are counted.

@@ -38,7 +38,10 @@ let propertiesRewritten: UInt64 =
 final class MessageStore {
   let headers: UnsafeMutableBufferPointer<StoredMessage>
   let pool: ChunkPool
-  var freeHead: UInt32
+  /// Released headers (linked through `nextFree`), reused first.
+  var freeHead: UInt32 = messageNone
+  /// Headers [fresh, headers.count) were never used: untouched, they read as zero.
+  private(set) var fresh: UInt32 = 0
   private(set) var count = 0
   /// The transient message: a QoS 0 PUBLISH that no recipient has to keep (every one gets it
   /// straight into its send queue) is encoded from the receive buffer, not copied in here.
@@ -51,13 +54,6 @@ final class MessageStore {
        links: UnsafeMutableBufferPointer<UInt32>, chunkBytes: Int) {
     self.headers = headers
     pool = ChunkPool(data: data, links: links, chunkBytes: chunkBytes)
-    var i = 0
-    while i < headers.count {
-      headers[i] = StoredMessage()
-      headers[i].nextFree = i + 1 < headers.count ? UInt32(i + 1) : messageNone
-      i += 1
-    }
-    freeHead = headers.count > 0 ? 0 : messageNone
   }
 
   var freeChunks: Int { pool.freeCount }
@@ -67,7 +63,7 @@ final class MessageStore {
   }
 
   func canStore(_ bytes: Int) -> Bool {
-    freeHead != messageNone && pool.freeCount >= pool.chunksFor(bytes)
+    (freeHead != messageNone || Int(fresh) < headers.count) && pool.freeCount >= pool.chunksFor(bytes)
   }
 
   /// Stores a message with one reference; nil when the store is full.
@@ -77,9 +73,15 @@ final class MessageStore {
   ) -> UInt32? {
     let propertiesCount = properties?.byteCount(excluding: propertiesRewritten) ?? 0
     guard canStore(topic.count + propertiesCount + payload.count) else { return nil }
-    let m = freeHead
+    let m: UInt32
+    if freeHead != messageNone {
+      m = freeHead
+      freeHead = headers[Int(m)].nextFree
+    } else {
+      m = fresh
+      fresh += 1
+    }
     let i = Int(m)
-    freeHead = headers[i].nextFree
     headers[i] = StoredMessage()
     headers[i].refs = 1
     headers[i].expiresAt = expiresAt

@@ -91,35 +91,39 @@ struct QueueEntry {
   var unsent = false
 }
 
-/// A fixed pool of queue entries with a free list.
+/// A fixed pool of queue entries: the released ones on a free list (reused first), then the
+/// fresh ones [fresh, count), never used and never touched (they read as zero).
 struct EntryPool {
   let entries: UnsafeMutableBufferPointer<QueueEntry>
-  var freeHead: UInt32
+  var freeHead: UInt32 = entryNone
+  private(set) var fresh: UInt32 = 0
   private(set) var freeCount: Int
   var count: Int { entries.count }
 
   init(_ entries: UnsafeMutableBufferPointer<QueueEntry>) {
+    precondition(UInt64(entries.count) < UInt64(entryNone), "entry pool shape")
     self.entries = entries
-    var i = 0
-    while i < entries.count {
-      entries[i] = QueueEntry()
-      entries[i].next = i + 1 < entries.count ? UInt32(i + 1) : entryNone
-      i += 1
-    }
-    freeHead = entries.count > 0 ? 0 : entryNone
     freeCount = entries.count
   }
 
   mutating func take() -> UInt32? {
-    guard freeHead != entryNone else { return nil }
-    let e = freeHead
-    freeHead = entries[Int(e)].next
+    let e: UInt32
+    if freeHead != entryNone {
+      e = freeHead
+      freeHead = entries[Int(e)].next
+    } else if Int(fresh) < entries.count {
+      e = fresh
+      fresh += 1
+    } else {
+      return nil
+    }
     entries[Int(e)] = QueueEntry()
     freeCount -= 1
     return e
   }
 
   mutating func give(_ e: UInt32) {
+    precondition(e < fresh, "queue entry never handed out")
     entries[Int(e)] = QueueEntry(message: messageNone, next: freeHead)
     freeHead = e
     freeCount += 1

@@ -52,12 +52,17 @@ struct SubscriptionTable {
   let entries: UnsafeMutableBufferPointer<Subscription>
   let shortFilters: UnsafeMutableRawPointer
   let longFilters: UnsafeMutableRawPointer
-  /// Free long slots (a stack).
+  /// Released long slots (a stack of `longReleased`); slots [longFresh, longFree.count) were
+  /// never used.
   let longFree: UnsafeMutableBufferPointer<UInt32>
-  var longFreeCount: Int
+  var longReleased = 0
+  var longFresh = 0
+  var longFreeCount: Int { longReleased + longFree.count - longFresh }
   let filterBytesMax: Int
-  var freeHead: UInt32
-  /// Entries [0, highWater) have been used at least once; scans stop there.
+  /// Released entries (linked through `next`), reused first.
+  var freeHead: UInt32 = subscriptionNone
+  /// Entries [0, highWater) have been used at least once (scans stop there); the others were
+  /// never touched and read as zero.
   var highWater = 0
   var count = 0
   /// Hash index of exact filters: a power-of-two count of chain heads, entry + 1 (0 = empty).
@@ -78,26 +83,13 @@ struct SubscriptionTable {
     buckets: UnsafeMutableBufferPointer<UInt32>
   ) {
     precondition(buckets.count > 0 && buckets.count & (buckets.count - 1) == 0, "bucket count a power of two")
-    buckets.initialize(repeating: 0)  // every bucket empty
-    self.buckets = buckets
+    self.buckets = buckets  // every bucket empty: the arena reads as zero
     self.entries = entries
     self.shortFilters = shortFilters
     self.longFilters = longFilters
     self.longFree = longFree
     self.filterBytesMax = filterBytesMax
-    var k = 0
-    while k < longFree.count {
-      longFree[k] = UInt32(longFree.count - 1 - k)
-      k += 1
-    }
-    longFreeCount = longFree.count
-    var i = 0
-    while i < entries.count {
-      entries[i] = Subscription()
-      entries[i].next = i + 1 < entries.count ? UInt32(i + 1) : subscriptionNone
-      i += 1
-    }
-    freeHead = entries.count > 0 ? 0 : subscriptionNone
+    precondition(UInt64(entries.count) < UInt64(subscriptionNone), "subscription table shape")
   }
 
   /// The filter as subscribed (shared ones with their "$share/group/" prefix).
@@ -194,16 +186,26 @@ struct SubscriptionTable {
       return .replaced
     }
     if filter.count > filterBytesMax { return .filterTooLong }
-    guard freeHead != subscriptionNone else { return .tableFull }
+    guard freeHead != subscriptionNone || highWater < entries.count else { return .tableFull }
     let long = filter.count > SubscriptionTable.shortBytes
     if long && longFreeCount == 0 { return .tableFull }
-    let e = freeHead
-    freeHead = entries[Int(e)].next
+    let e: UInt32
+    if freeHead != subscriptionNone {
+      e = freeHead
+      freeHead = entries[Int(e)].next
+    } else {
+      e = UInt32(highWater)
+    }
     let idx = Int(e)
     var slot = longNone
     if long {
-      longFreeCount -= 1
-      slot = longFree[longFreeCount]
+      if longReleased > 0 {
+        longReleased -= 1
+        slot = longFree[longReleased]
+      } else {
+        slot = UInt32(longFresh)
+        longFresh += 1
+      }
     }
     entries[idx] = Subscription(
       owner: owner, next: head, identifier: identifier, lastTurn: 0, filterCount: UInt16(filter.count),
@@ -247,8 +249,8 @@ struct SubscriptionTable {
     unlink(i)
     let long = entries[Int(i)].longSlot
     if long != longNone {
-      longFree[longFreeCount] = long
-      longFreeCount += 1
+      longFree[longReleased] = long
+      longReleased += 1
     }
     entries[Int(i)] = Subscription(owner: subscriptionNone, next: freeHead)
     freeHead = i

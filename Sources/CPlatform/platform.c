@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/random.h>
@@ -104,6 +105,21 @@ long cp_raise_nofile(long wanted) {
     getrlimit(RLIMIT_NOFILE, &rl);
   }
   return (long)rl.rlim_cur;
+}
+
+int cp_map_zeroed(size_t len, void **out) {
+  void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return -errno;
+  *out = p;
+  return 0;
+}
+
+int cp_lock_memory(void *addr, size_t len) { return mlock(addr, len) == 0 ? 0 : -errno; }
+
+long long cp_memlock_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_MEMLOCK, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY) return -1;
+  return (long long)rl.rlim_cur;
 }
 
 long cp_read_file(const char *path, void *buf, size_t cap) {

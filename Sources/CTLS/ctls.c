@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -52,7 +53,17 @@ static mbedtls_ctr_drbg_context drbg;
 
 // --- pool and RNG ---
 
-void ctls_heap_init(void *buf, size_t len) { mbedtls_memory_buffer_alloc_init(buf, len); }
+void ctls_heap_init(void *buf, size_t len) {
+  mbedtls_memory_buffer_alloc_init(buf, len);
+  // mbedTLS zeroes the whole pool (memset) and writes one block header at its start. The pool
+  // is anonymous memory (midge's arena is a private mapping): hand the zeroed pages after the
+  // header back to the kernel, they read as zero again, so the pool costs RAM only as TLS
+  // sessions use it. Locked pages (memory_lock) refuse this (EINVAL) and stay resident.
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t)buf + 1024 + page - 1) & ~(page - 1);
+  uintptr_t end = ((uintptr_t)buf + len) & ~(page - 1);
+  if (end > start) (void)madvise((void *)start, end - start, MADV_DONTNEED);
+}
 
 size_t ctls_heap_header_bytes(void) { return 8 * sizeof(size_t); }  // memory_header, MEMORY_DEBUG, no backtrace
 

@@ -340,6 +340,8 @@ public enum Config {
       throw ConfigError("'\(key)' is not supported yet")
     } else if eq(key, "memory_budget") {
       s.limits.memoryBudgetBytes = try size(Config.budgetMin, Config.budgetMax)
+    } else if eq(key, "memory_lock") {
+      s.limits.memoryLock = try flag()
     } else if eq(key, "max_connections") {
       // Mosquitto's -1 ("unlimited") keeps the board's default: midge always has a bound.
       let v = try one()

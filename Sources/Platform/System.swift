@@ -2,6 +2,7 @@
 // output, limits and the allocation guard. They wrap CPlatform and CAllocHook so that only
 // this layer touches C. Startup-time helpers: these may allocate; the event loop uses none
 // of them.
+import Bounded
 import CAllocHook
 import CPlatform
 import MidgeText
@@ -31,14 +32,16 @@ public enum System {
   public static var boardDefaults: [UInt8] { bytes(midge_board_defaults()) }
 
   /// The file's bytes, at most `limit`.
+  /// The buffer is not zeroed first: only the pages the file's bytes land on become resident
+  /// (a 1 MiB limit kept by a short certificate would otherwise stay in RSS).
   public static func readFile(_ path: String, limit: Int) throws(SystemError) -> [UInt8] {
-    var buffer = [UInt8](repeating: 0, count: limit)
     let c = Message.cString(path)
-    let n = buffer.withUnsafeMutableBytes { b in
-      c.withUnsafeBytes { cp_read_file($0.baseAddress!.assumingMemoryBound(to: CChar.self), b.baseAddress, limit) }
+    var n = 0
+    let buffer = [UInt8](unsafeUninitializedCapacity: limit) { b, count in
+      n = c.withUnsafeBytes { cp_read_file($0.baseAddress!.assumingMemoryBound(to: CChar.self), b.baseAddress, limit) }
+      count = max(n, 0)
     }
     guard n >= 0 else { throw SystemError(errno: Int32(-n)) }
-    buffer.removeLast(limit - n)
     return buffer
   }
 
@@ -138,6 +141,27 @@ public enum System {
   }
 
   /// Raises the open-file soft limit towards `wanted`; returns the limit in force.
+  /// The plan's arena in an anonymous mapping: zero pages that become resident only when the
+  /// broker first touches them (see Arena). Not malloc: the C heap stays small.
+  public static func mapArena(_ plan: MemoryPlan) throws(SystemError) -> Arena {
+    var block: UnsafeMutableRawPointer? = nil
+    let r = cp_map_zeroed(Arena.byteCount(plan), &block)
+    guard r == 0, let block else { throw SystemError(errno: -r) }
+    return Arena(plan, zeroed: block)
+  }
+
+  /// memory_lock: faults in every page of the arena and locks it into RAM (mlock).
+  public static func lockArena(_ arena: Arena) throws(SystemError) {
+    let r = cp_lock_memory(arena.base, arena.byteCount)
+    guard r == 0 else { throw SystemError(errno: -r) }
+  }
+
+  /// The soft RLIMIT_MEMLOCK in bytes; nil when unlimited.
+  public static var memoryLockLimit: Int64? {
+    let l = cp_memlock_limit()
+    return l < 0 ? nil : Int64(l)
+  }
+
   public static func raiseOpenFileLimit(_ wanted: Int) -> Int { Int(cp_raise_nofile(wanted)) }
 
   public static var unixSeconds: Int64 { cp_unix_seconds() }

@@ -200,6 +200,27 @@ enum CLI {
     defer { removePidFile(settings) }
     // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
     System.installStopHandlers()
+    // The arena: zero pages, resident as the broker uses them; all of it now with memory_lock
+    // (before the listeners open: a client that connects finds it in place).
+    let arena: Arena
+    do throws(SystemError) {
+      arena = try System.mapArena(plan.memory)
+    } catch {
+      fail("cannot map the memory plan's \(plan.memory.totalBytes) bytes: \(error.description)")
+      return 1
+    }
+    if settings.limits.memoryLock {
+      do throws(SystemError) {
+        try System.lockArena(arena)
+      } catch {
+        var limit: Message = "unlimited"
+        if let bytes = System.memoryLockLimit { limit = "\(bytes) bytes" }
+        fail("memory_lock: the kernel cannot lock the arena's \(arena.byteCount) bytes in RAM "
+          + "(mlock: \(error.description); RLIMIT_MEMLOCK is \(limit)): raise the limit to at least "
+          + "\(arena.byteCount) bytes (ulimit -l, systemd LimitMEMLOCK=) or set memory_lock false")
+        return 1
+      }
+    }
     var sockets: [ListenerSocket] = []
     for l in settings.effectiveListeners {
       do throws(SystemError) {
@@ -223,7 +244,6 @@ enum CLI {
         return 1
       }
     }
-    let arena = Arena(plan.memory)
     let broker = Broker(plan: plan, arena: arena)
     broker.versionText = version
     // password_file and acl_file, into their regions of the plan (errors: FILE:LINE).
@@ -330,6 +350,12 @@ enum CLI {
     out(pad("total (with alignment)", 46, left: true) + pad("\(total)", 14)
       + "  (\(percent / 10).\(percent % 10)% of budget)\n")
     let l = plan.limits
+    if l.memoryLock {
+      out("memory_lock true: all \(total) bytes are faulted in and locked in RAM at startup "
+        + "(needs RLIMIT_MEMLOCK >= \(total))\n")
+    } else {
+      out("memory_lock false: pages become resident as they are first used (RSS grows with load)\n")
+    }
     if l.socketSendBufferBytes > 0 && l.socketReceiveBufferBytes > 0 {
       // Linux doubles the value set, for its own bookkeeping (socket(7)).
       let each = 2 * (l.socketSendBufferBytes + l.socketReceiveBufferBytes)

@@ -24,7 +24,7 @@ struct SubscriptionIndexTests {
       long = .allocate(byteCount: capacity * 256, alignment: 8)
       longFree = .allocate(capacity: capacity)
       buckets = .allocate(capacity: bucketCount)
-      buckets.initialize(repeating: 0xDEAD)  // the table must clear them itself
+      buckets.initialize(repeating: 0)  // as the arena: empty buckets are zero, never written at startup
       table = SubscriptionTable(
         entries: entries, shortFilters: short, longFilters: long, longFree: longFree, filterBytesMax: 256,
         buckets: buckets)

@@ -32,6 +32,14 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
 
 @Suite("Config.parse")
 struct ConfigParseTests {
+  @Test("memory_lock true|false, false by default")
+  func memoryLock() throws {
+    #expect(try parsed("").limits.memoryLock == false)
+    #expect(try parsed("memory_lock true\n").limits.memoryLock == true)
+    #expect(try parsed("memory_lock true\nmemory_lock false\n").limits.memoryLock == false)
+    #expect(parseError("memory_lock yes\n") == "test.conf:1: invalid value 'yes' for 'memory_lock' (true or false)")
+  }
+
   @Test("a file with every key sets every field")
   func everyKey() throws {
     let s = try parsed(

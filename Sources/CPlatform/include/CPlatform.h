@@ -32,6 +32,17 @@ int64_t cp_unix_seconds(void);
 // Returns the resulting soft limit.
 long cp_raise_nofile(long wanted);
 
+// The memory arena: `len` bytes of private anonymous memory (mmap). The kernel guarantees it
+// reads as zero and backs a page only when it is first touched. Returns 0 and sets *out, or
+// -errno.
+int cp_map_zeroed(size_t len, void **out);
+
+// memory_lock: faults in and locks [addr, addr + len) into RAM (mlock). Returns 0 or -errno.
+int cp_lock_memory(void *addr, size_t len);
+
+// The soft RLIMIT_MEMLOCK in bytes, or -1 when unlimited.
+long long cp_memlock_limit(void);
+
 // Reads at most cap bytes of the file at path into buf. Returns the byte count, or -errno.
 // Returns -EFBIG when the file is larger than cap.
 long cp_read_file(const char *path, void *buf, size_t cap);
