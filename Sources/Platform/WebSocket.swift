@@ -95,7 +95,8 @@ public final class WebSockets {
     for i in 0..<bufferLine.count { freeBuffers[i] = Int32(bufferLine.count - 1 - i) }
     freeCount = bufferLine.count
     messageLimit = packetBytesMax + 65536
-    for s in 0..<slots { state(s).initialize(to: WebSocketState()) }
+    // The states are not written here (startup RSS): a slot's state is set when a WebSocket
+    // listener accepts on it (startWebSocket), and only then read (SocketRecord.ws).
   }
 
   func state(_ s: Int) -> UnsafeMutablePointer<WebSocketState> {
