@@ -41,10 +41,10 @@ public struct ListenerSocket {
 struct SocketRecord {
   var fd: Int32 = -1
   var interest: UInt32 = 0
-  /// The TLS session slot (TLS.swift), or -1 for plain TCP.
+  /// The TLS session slot (TLS.swift) when the transport is over TLS, else -1.
   var tls: Int32 = -1
-  /// MQTT over WebSockets (WebSocket.swift): its state is `webSockets.state(slot)`.
-  var ws = false
+  /// How its bytes travel (Transport.swift): TCP or TLS, WebSocket frames or none.
+  var transport = Transport.tcp
 }
 
 /// Something SIGHUP reloads (the auth files; TLS certificates may join). `reload` runs on the
@@ -219,8 +219,7 @@ public final class EventLoop {
       if rc != 0 {
         broker.peerClosed(id, reason: .ioError)
       } else {
-        if let t = listener.tls { startTLS(id, fd: fd, listener: t) }
-        if listener.websockets { startWebSocket(id, listener: index) }
+        startTransport(id, fd: fd, listener: index)
       }
     }
   }
@@ -266,57 +265,6 @@ public final class EventLoop {
     if events & UInt32(CP_EV_OUT) != 0 { flush(id) }
   }
 
-  func read(_ id: ConnectionID, now: UInt64) {
-    if sockets[Int(id.slot)].ws { return readWebSocket(id, now: now) }
-    if sockets[Int(id.slot)].tls >= 0 { return readTLS(id, sockets[Int(id.slot)].tls, now: now) }
-    let fd = sockets[Int(id.slot)].fd
-    var reads = 0
-    while reads < EventLoop.readsPerEvent {
-      let buffer = broker.readBuffer(id)
-      if buffer.count == 0 { break }  // paused (no buffer free) or closing
-      let n = cp_read(fd, buffer.baseAddress, buffer.count)
-      if n > 0 {
-        broker.received(id, count: n, now: now)
-        reads += 1
-        if n < buffer.count { break }  // the socket is drained for now
-        continue
-      }
-      if n == 0 {
-        broker.peerClosed(id, reason: .peerClosed)
-      } else if n != -CP_EAGAIN {
-        broker.peerClosed(id, reason: n == -CP_ECONNRESET ? .peerClosed : .ioError)
-      }
-      break
-    }
-    broker.readDone(id)
-  }
-
-  /// Writes queued output: up to `writesPerFlush` writev calls; EPOLLOUT only after EAGAIN.
-  func flush(_ id: ConnectionID) {
-    let s = Int(id.slot)
-    if sockets[s].ws { return flushWebSocket(id) }
-    if sockets[s].tls >= 0 { return flushTLS(id, sockets[s].tls) }
-    let fd = sockets[s].fd
-    var writes = 0
-    while writes < EventLoop.writesPerFlush {
-      let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
-      if count == 0 { break }
-      let n = cp_writev(fd, UnsafeRawPointer(slices), Int32(count))
-      writes += 1
-      if n > 0 {
-        broker.wrote(id, count: n)
-        continue
-      }
-      if n == -CP_EAGAIN {
-        setInterest(id, out: true)
-      } else {
-        broker.peerClosed(id, reason: n == -CP_EPIPE || n == -CP_ECONNRESET ? .peerClosed : .ioError)
-      }
-      return
-    }
-    setInterest(id, out: broker.outputCount(id) > 0)
-  }
-
   func setInterest(_ id: ConnectionID, out: Bool) {
     let s = Int(id.slot)
     var wanted: UInt32 = broker.wantsRead(id) ? UInt32(CP_EV_IN) : 0
@@ -327,30 +275,29 @@ public final class EventLoop {
     }
   }
 
-  func applyEffects() {
-    while let id = broker.nextFlush() {
-      // Connections waiting for EPOLLOUT are flushed when the socket is writable again.
-      if sockets[Int(id.slot)].interest & UInt32(CP_EV_OUT) == 0 { flush(id) }
-    }
-    while let id = broker.nextClose() {
-      let s = Int(id.slot)
-      let ws = sockets[s].ws
-      if ws { endWebSocket(id) }  // last frames, the close frame, its buffers back
-      if sockets[s].tls >= 0 {
-        endTLS(id, sockets[s].tls, flush: !ws)  // last flush, close_notify, the session back to the pool
-      } else if !ws && broker.outputCount(id) > 0 {
-        // One last non-blocking attempt: a CONNACK with a refusal code, say.
-        let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
-        let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))
-        if n > 0 { broker.wrote(id, count: n) }
-      }
-      closeSocket(id, now: cp_monotonic_ms())  // at once, or lingering (Linger.swift)
-      sockets[s] = SocketRecord()
-      broker.release(id)
-    }
-    while let id = broker.nextInterest() {
-      setInterest(id, out: sockets[Int(id.slot)].interest & UInt32(CP_EV_OUT) != 0)
-    }
+  /// The core's effects (BrokerCore/Effects.swift, the one effect loop), applied to the sockets.
+  func applyEffects() { broker.applyEffects(to: SocketEffects(loop: self)) }
+}
+
+/// The event loop as the core's effect sink: flush through the transport (Transport.swift),
+/// close after the transport's last bytes (at once, or lingering: Linger.swift), epoll interest.
+struct SocketEffects: EffectSink {
+  unowned(unsafe) let loop: EventLoop
+
+  func waitsForWritable(_ id: ConnectionID) -> Bool {
+    loop.sockets[Int(id.slot)].interest & UInt32(CP_EV_OUT) != 0
+  }
+
+  func flush(_ id: ConnectionID) { loop.flush(id) }
+
+  func close(_ id: ConnectionID, reason: CloseReason) {
+    loop.endTransport(id)  // last bytes, close frame, close_notify, transport state back
+    loop.closeSocket(id, reason: reason, now: cp_monotonic_ms())  // at once, or lingering
+    loop.sockets[Int(id.slot)] = SocketRecord()
+  }
+
+  func interestChanged(_ id: ConnectionID, wantsRead: Bool) {
+    loop.setInterest(id, out: loop.sockets[Int(id.slot)].interest & UInt32(CP_EV_OUT) != 0)
   }
 }
 

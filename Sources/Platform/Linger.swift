@@ -54,11 +54,10 @@ struct LingerTable {
 }
 
 extension EventLoop {
-  /// Close-time hook (applyEffects): closes the connection's socket, lingering when midge
-  /// started the close (see the file header). The socket record is reset by the caller.
-  func closeSocket(_ id: ConnectionID, now: UInt64) {
+  /// Close-time hook (the effect sink's close): closes the connection's socket, lingering when
+  /// midge started the close (see the file header). The socket record is reset by the caller.
+  func closeSocket(_ id: ConnectionID, reason: CloseReason, now: UInt64) {
     let fd = sockets[Int(id.slot)].fd
-    let reason = broker.closeReason(id) ?? .peerClosed
     guard reason != .peerClosed && reason != .ioError && reason != .clientDisconnect else {
       _ = cp_epoll_delete(epoll, fd)
       _ = cp_close(fd)

@@ -52,45 +52,11 @@ extension EventLoop {
     return left
   }
 
-  /// Writes what the connection has queued; polls for EPOLLOUT (never EPOLLIN) while any is left.
+  /// Writes what the connection has queued through its transport (Transport.swift's `drain`).
   func drainFlush(_ id: ConnectionID) {
     let s = Int(id.slot)
     guard s < sockets.count, sockets[s].fd >= 0 else { return }
-    if sockets[s].ws {
-      // Through the frames (WebSocket.swift); a connection still in its handshake has nothing to flush.
-      if let ws = webSockets, ws.state(s).pointee.phase == .open {
-        if let tls, sockets[s].tls >= 0, tls.states[Int(sockets[s].tls)].handshaking { return }
-        let r = writeWebSocket(id, closing: false)
-        drainInterest(id, out: r == .blocked || (broker.outputCount(id) > 0 && broker.closeReason(id) == nil))
-      }
-      return
-    }
-    if sockets[s].tls >= 0 {
-      // Through TLS (TLS.swift); a connection still in its handshake has nothing to flush.
-      guard let tls, !tls.states[Int(sockets[s].tls)].handshaking else { return }
-      flushTLS(id, sockets[s].tls)
-      drainInterest(id, out: broker.outputCount(id) > 0 && broker.closeReason(id) == nil)
-      return
-    }
-    var writes = 0
-    var blocked = false
-    while writes < EventLoop.writesPerFlush {
-      let count = broker.gatherOutput(id, into: slices, capacity: EventLoop.slicesCapacity)
-      if count == 0 { break }
-      let n = cp_writev(sockets[s].fd, UnsafeRawPointer(slices), Int32(count))
-      writes += 1
-      if n > 0 {
-        broker.wrote(id, count: n)  // room: the session's queue moves on into the send queue
-        continue
-      }
-      if n == -CP_EAGAIN {
-        blocked = true
-      } else {
-        broker.peerClosed(id, reason: n == -CP_EPIPE || n == -CP_ECONNRESET ? .peerClosed : .ioError)
-      }
-      break
-    }
-    drainInterest(id, out: blocked || (broker.outputCount(id) > 0 && broker.closeReason(id) == nil))
+    drain(id)
   }
 
   /// While draining: EPOLLOUT while output is left, never EPOLLIN (nothing more is read).

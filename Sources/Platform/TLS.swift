@@ -487,6 +487,7 @@ extension EventLoop {
       return
     }
     sockets[Int(id.slot)].tls = i
+    sockets[Int(id.slot)].transport = .tls
   }
 
   /// Runs the handshake; true once it is complete (application data may follow).
@@ -546,31 +547,6 @@ extension EventLoop {
     return false
   }
 
-  /// The TLS read path: handshake first, then decrypted bytes into the core's buffers.
-  func readTLS(_ id: ConnectionID, _ i: Int32, now: UInt64) {
-    guard let tls else { return }
-    if tls.states[Int(i)].handshaking && !advanceHandshake(id, i) { return }
-    var reads = 0
-    while reads < EventLoop.readsPerEvent {
-      let buffer = broker.readBuffer(id)
-      if buffer.count == 0 { break }  // paused or closing: what mbedTLS holds stays pending
-      let n = ctls_read(tls.blob(i), buffer.baseAddress, buffer.count)
-      if n > 0 {
-        broker.received(id, count: n, now: now)
-        reads += 1
-        continue
-      }
-      if n == CTLS_WANT_WRITE {
-        setInterest(id, out: true)
-      } else if n != CTLS_WANT_READ {
-        broker.peerClosed(id, reason: n == CTLS_PEER_CLOSED ? .peerClosed : .ioError)
-      }
-      break
-    }
-    broker.readDone(id)
-    if ctls_pending(tls.blob(i)) != 0 { tls.markPending(i) }
-  }
-
   /// Serves the sessions whose decrypted bytes epoll cannot see (once per turn, bounded).
   func serveTLSPending(now: UInt64) {
     guard let tls, tls.pendingCount > 0 else { return }
@@ -590,7 +566,7 @@ extension EventLoop {
         kept += 1
       }
     }
-    // Entries added by readTLS above were appended after n; keep them too.
+    // Entries added by read() above were appended after n; keep them too.
     var j = n
     while j < tls.pendingCount {
       tls.pendingList[kept] = tls.pendingList[j]
@@ -608,52 +584,6 @@ extension EventLoop {
       if owner != 0 && broker.wantsRead(ConnectionID(token: owner)) { return true }
     }
     return false
-  }
-
-  /// The TLS write path: one record per call of ctls_write, at most `writesPerFlush` x 4 records.
-  func flushTLS(_ id: ConnectionID, _ i: Int32) {
-    guard let tls else { return }
-    if tls.states[Int(i)].handshaking {
-      if advanceHandshake(id, i) { read(id, now: cp_monotonic_ms()) }
-      return
-    }
-    var records = 0
-    while records < EventLoop.writesPerFlush * 4 {
-      let count = broker.gatherOutput(id, into: slices, capacity: 1)
-      if count == 0 { break }
-      var length = min(slices[0].count, Int(ctls_max_write()))
-      let retry = Int(tls.states[Int(i)].pendingWrite)
-      if retry > 0 { length = retry }
-      let n = ctls_write(tls.blob(i), slices[0].base, length)
-      records += 1
-      if n > 0 {
-        tls.states[Int(i)].pendingWrite = 0
-        broker.wrote(id, count: n)
-        continue
-      }
-      if n == CTLS_WANT_WRITE || n == CTLS_WANT_READ {
-        tls.states[Int(i)].pendingWrite = Int32(length)
-        setInterest(id, out: true)
-      } else {
-        broker.peerClosed(id, reason: n == CTLS_PEER_CLOSED ? .peerClosed : .ioError)
-      }
-      return
-    }
-    setInterest(id, out: broker.outputCount(id) > 0)
-  }
-
-  /// Close-time hook: one last flush through TLS, close_notify, the session back to the pool.
-  func endTLS(_ id: ConnectionID, _ i: Int32, flush: Bool) {
-    guard let tls else { return }
-    let established = !tls.states[Int(i)].handshaking
-    if flush && established && broker.outputCount(id) > 0 && tls.states[Int(i)].pendingWrite == 0 {
-      let count = broker.gatherOutput(id, into: slices, capacity: 1)
-      if count > 0 {
-        let n = ctls_write(tls.blob(i), slices[0].base, min(slices[0].count, Int(ctls_max_write())))
-        if n > 0 { broker.wrote(id, count: n) }
-      }
-    }
-    tls.end(i, notify: established)
   }
 }
 

@@ -122,71 +122,14 @@ public final class WebSockets {
   }
 }
 
-enum StreamResult { case done, blocked, failed }
-
 extension EventLoop {
-  // MARK: the byte stream under the frames (TCP, or TLS's plaintext)
-
-  /// Reads raw bytes: > 0, or 0 when nothing is there now (or the connection was closed:
-  /// then the core knows).
-  func streamRead(_ id: ConnectionID, _ p: UnsafeMutableRawPointer, _ n: Int) -> Int {
-    let s = Int(id.slot)
-    let t = sockets[s].tls
-    if t >= 0, let tls {
-      let r = ctls_read(tls.blob(t), p, n)
-      if r > 0 { return r }
-      if r == CTLS_WANT_WRITE {
-        setInterest(id, out: true)
-      } else if r != CTLS_WANT_READ {
-        broker.peerClosed(id, reason: r == CTLS_PEER_CLOSED ? .peerClosed : .ioError)
-      }
-      return 0
-    }
-    let r = cp_read(sockets[s].fd, p, n)
-    if r > 0 { return r }
-    if r == 0 {
-      broker.peerClosed(id, reason: .peerClosed)
-    } else if r != -CP_EAGAIN {
-      broker.peerClosed(id, reason: r == -CP_ECONNRESET ? .peerClosed : .ioError)
-    }
-    return 0
-  }
-
-  /// Writes slices (TLS: the first one, one record, retried with the same length after
-  /// WANT_WRITE): bytes written, 0 when the socket would block, -1 when it failed (closed).
-  func streamWrite(_ id: ConnectionID, _ first: UnsafeMutablePointer<IOSlice>, _ count: Int) -> Int {
-    let s = Int(id.slot)
-    let t = sockets[s].tls
-    if t >= 0, let tls {
-      var length = min(first[0].count, Int(ctls_max_write()))
-      let retry = Int(tls.states[Int(t)].pendingWrite)
-      if retry > 0 { length = retry }
-      let n = ctls_write(tls.blob(t), first[0].base, length)
-      if n > 0 {
-        tls.states[Int(t)].pendingWrite = 0
-        return n
-      }
-      if n == CTLS_WANT_WRITE || n == CTLS_WANT_READ {
-        tls.states[Int(t)].pendingWrite = Int32(length)
-        return 0
-      }
-      broker.peerClosed(id, reason: n == CTLS_PEER_CLOSED ? .peerClosed : .ioError)
-      return -1
-    }
-    let n = cp_writev(sockets[s].fd, UnsafeRawPointer(first), Int32(count))
-    if n > 0 { return n }
-    if n == -CP_EAGAIN { return 0 }
-    broker.peerClosed(id, reason: n == -CP_EPIPE || n == -CP_ECONNRESET ? .peerClosed : .ioError)
-    return -1
-  }
-
   // MARK: accept and close
 
   /// Accept-time hook for a WebSocket listener: a handshake buffer, or a close (counted).
   func startWebSocket(_ id: ConnectionID, listener: Int) {
     guard let ws = webSockets else { return }
     let s = Int(id.slot)
-    sockets[s].ws = true
+    sockets[s].transport = Transport(tls: sockets[s].transport.overTLS, webSocket: true)
     let w = ws.state(s)
     w.pointee = WebSocketState()
     w.pointee.listener = UInt8(truncatingIfNeeded: listener)
@@ -220,7 +163,13 @@ extension EventLoop {
     releaseHandshakeBuffer(s)
     if w.pointee.file >= 0 { _ = cp_close(w.pointee.file) }
     w.pointee = WebSocketState()
-    sockets[s].ws = false
+  }
+
+  func webSocketOpen(_ s: Int) -> Bool { webSockets?.state(s).pointee.phase == .open }
+
+  func webSocketPrefixPending(_ s: Int) -> Bool {
+    guard let ws = webSockets else { return false }
+    return ws.state(s).pointee.prefixEnd > ws.state(s).pointee.prefixStart
   }
 
   /// Queues a close frame (§5.5.1) with `code` (nil: an empty body) unless a data frame is
@@ -245,11 +194,10 @@ extension EventLoop {
 
   // MARK: reading
 
+  /// read() for a WebSocket connection (its TLS handshake, if any, is done).
   func readWebSocket(_ id: ConnectionID, now: UInt64) {
     guard let ws = webSockets else { return }
     let s = Int(id.slot)
-    let t = sockets[s].tls
-    if t >= 0, let tls, tls.states[Int(t)].handshaking, !advanceHandshake(id, t) { return }
     let w = ws.state(s)
     switch w.pointee.phase {
     case .handshake:
@@ -262,35 +210,21 @@ extension EventLoop {
       var sink: [64 of UInt8] = .init(repeating: 0)
       _ = withUnsafeMutableBytes(of: &sink) { streamRead(id, $0.baseAddress!, 64) }
     case .open:
-      readFrames(id, now: now)
+      readStream(id, now: now)
     }
-    if t >= 0, let tls, sockets[s].tls == t, ctls_pending(tls.blob(t)) != 0 { tls.markPending(t) }
   }
 
-  func readFrames(_ id: ConnectionID, now: UInt64) {
-    guard let ws = webSockets else { return }
-    let s = Int(id.slot)
-    let w = ws.state(s)
-    let plain = sockets[s].tls < 0
-    var reads = 0
-    while reads < EventLoop.readsPerEvent {
-      let buffer = broker.readBuffer(id)
-      if buffer.count == 0 { break }
-      let n = streamRead(id, buffer.baseAddress!, buffer.count)
-      if n == 0 { break }
-      reads += 1
-      if !deframe(id, w, buffer.baseAddress!, n, now: now) { break }
-      if plain && n < buffer.count { break }
-    }
-    broker.readDone(id)
-    if w.pointee.deframer.pongPending { flushWebSocket(id) }
+  /// A ping was read: its pong goes out now (ahead of the next data frame).
+  func answerPing(_ id: ConnectionID) {
+    guard let ws = webSockets, ws.state(Int(id.slot)).pointee.deframer.pongPending else { return }
+    flush(id)
   }
 
   /// De-frames `n` raw bytes read at `p` (the core's receive buffer) and hands the MQTT bytes
   /// to the core; false when the connection is closing.
-  func deframe(_ id: ConnectionID, _ w: UnsafeMutablePointer<WebSocketState>, _ p: UnsafeMutableRawPointer, _ n: Int,
-               now: UInt64) -> Bool {
+  func deframe(_ id: ConnectionID, _ p: UnsafeMutableRawPointer, _ n: Int, now: UInt64) -> Bool {
     guard let ws = webSockets else { return false }
+    let w = ws.state(Int(id.slot))
     let (payload, event) = w.pointee.deframer.deframe(p, count: n, limit: ws.messageLimit)
     if payload > 0 { broker.received(id, count: payload, now: now) }
     switch event {
@@ -346,7 +280,7 @@ extension EventLoop {
           return
         }
         buffer.baseAddress!.copyMemory(from: base + end, byteCount: extra)
-        _ = deframe(id, w, buffer.baseAddress!, extra, now: now)
+        _ = deframe(id, buffer.baseAddress!, extra, now: now)
         broker.readDone(id)
       }
       releaseHandshakeBuffer(s)
@@ -506,13 +440,13 @@ extension EventLoop {
     guard let ws = webSockets else { return }
     let s = Int(id.slot)
     let w = ws.state(s)
-    let t = sockets[s].tls
+    let overTLS = sockets[s].transport.overTLS
     var writes = 0
     while writes < EventLoop.writesPerFlush && w.pointee.fileLeft > 0 {
       writes += 1
       let want = Int(min(w.pointee.fileLeft, 65536))
       var n: Int
-      if t >= 0 {
+      if overTLS {
         n = sendFileTLS(id, w, want)
         if n < 0 { return }
       } else {
@@ -563,25 +497,14 @@ extension EventLoop {
 
   // MARK: writing
 
-  /// flush() for a WebSocket connection.
-  func flushWebSocket(_ id: ConnectionID) {
+  /// flush() for a WebSocket connection before or after its open phase: a handshake has
+  /// nothing to write, an http_dir answer sends more of its file.
+  func flushWebSocketPhase(_ id: ConnectionID) {
     guard let ws = webSockets else { return }
-    let s = Int(id.slot)
-    let t = sockets[s].tls
-    if t >= 0, let tls, tls.states[Int(t)].handshaking {
-      if advanceHandshake(id, t) { read(id, now: cp_monotonic_ms()) }
-      return
-    }
-    let w = ws.state(s)
-    switch w.pointee.phase {
+    switch ws.state(Int(id.slot)).pointee.phase {
     case .handshake: setInterest(id, out: false)
     case .http: sendFile(id)
-    case .open:
-      switch writeWebSocket(id, closing: false) {
-      case .blocked: setInterest(id, out: true)
-      case .failed: return
-      case .done: setInterest(id, out: broker.outputCount(id) > 0 || w.pointee.prefixEnd > w.pointee.prefixStart)
-      }
+    case .open: flush(id)
     }
   }
 

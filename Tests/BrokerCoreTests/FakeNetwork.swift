@@ -4,8 +4,9 @@
 // kernel's socket buffer; they are copied into whatever `readBuffer` hands out (optionally in
 // pieces of at most `piece` bytes), and when the core answers with an empty buffer (paused or
 // closing) the rest stays pending until the core reports renewed read interest. `pump()`
-// applies effects in the same order as Platform/EventLoop.applyEffects (flush, close after
-// one last write, interest) and repeats until nothing changes. Output a connection "receives"
+// applies effects through the same effect loop as Platform's EventLoop (Broker.applyEffects,
+// BrokerCore/Effects.swift: flush, close after one last write, interest), checks the core's
+// invariants, and repeats until nothing changes. Output a connection "receives"
 // is accumulated per connection and parsed into packets by `ServerPacket.parse`.
 // No sockets, no threads, no sleeps: every scenario is a plain sequence of calls.
 import Bounded
@@ -159,7 +160,7 @@ final class FakeNetwork {
 
   // MARK: the loop
 
-  private func readPending(_ p: Peer) {
+  fileprivate func readPending(_ p: Peer) {
     var reads = 0
     while !p.pending.isEmpty && p.closed == nil {
       let buffer = broker.readBuffer(p.id)
@@ -176,7 +177,7 @@ final class FakeNetwork {
     broker.readDone(p.id)
   }
 
-  private func flush(_ p: Peer) {
+  fileprivate func flush(_ p: Peer) {
     guard !p.stalled else { return }
     let slices = UnsafeMutablePointer<IOSlice>.allocate(capacity: gatherCapacity)
     defer { slices.deallocate() }
@@ -195,39 +196,22 @@ final class FakeNetwork {
     }
   }
 
-  /// Applies every effect until there is nothing left to do.
+  /// Set by the effect sink (below) when an effect may have produced more effects.
+  private var effectsBusy = false
+
+  /// Applies every effect until there is nothing left to do, through the one effect loop
+  /// (BrokerCore/Effects.swift); the core's invariants must hold after every round.
   func pump() {
     var rounds = 0
-    var busy = true
-    while busy {
-      busy = false
+    repeat {
       rounds += 1
       precondition(rounds < 10_000, "effects do not settle")
-      while let id = broker.nextFlush() {
-        flush(peer(id))
+      effectsBusy = false
+      broker.applyEffects(to: self)
+      if let problem = broker.checkInvariants() {
+        Issue.record("invariant broken after an effect round: \(problem)")
       }
-      while let id = broker.nextClose() {
-        let p = peer(id)
-        // One last write (the real loop makes one non-blocking attempt).
-        flush(p)
-        p.closed = broker.closeReason(id)
-        #expect(p.closed != nil, "nextClose returned a connection that is not closing")
-        closeLog.append(id)
-        broker.release(id)
-        p.pending = []
-        busy = true
-      }
-      while let id = broker.nextInterest() {
-        let p = peer(id)
-        let wants = broker.wantsRead(id)
-        p.interest.append(wants)
-        if wants && !p.pending.isEmpty {
-          // Level-triggered: bytes are waiting, so the connection is readable again.
-          readPending(p)
-          busy = true
-        }
-      }
-    }
+    } while effectsBusy
   }
 
   /// Connections the broker has not closed. (Closed ones keep their Peer record: a released
@@ -250,6 +234,34 @@ final class FakeNetwork {
     #expect(broker.sendChunksFree == plan.txChunks, "send chunks leaked", sourceLocation: sourceLocation)
     #expect(
       broker.largeBuffersFree == plan.largeBuffers.count, "large buffers leaked", sourceLocation: sourceLocation)
+  }
+}
+
+extension FakeNetwork: EffectSink {
+  /// A stalled client never becomes writable; the others are always writable.
+  func waitsForWritable(_ id: ConnectionID) -> Bool { false }
+
+  func flush(_ id: ConnectionID) { flush(peer(id)) }
+
+  func close(_ id: ConnectionID, reason: CloseReason) {
+    let p = peer(id)
+    // One last write (the real loop makes one non-blocking attempt).
+    flush(p)
+    #expect(broker.closeReason(id) != nil, "nextClose returned a connection that is not closing")
+    p.closed = reason
+    closeLog.append(id)
+    p.pending = []
+    effectsBusy = true
+  }
+
+  func interestChanged(_ id: ConnectionID, wantsRead: Bool) {
+    let p = peer(id)
+    p.interest.append(wantsRead)
+    if wantsRead && !p.pending.isEmpty {
+      // Level-triggered: bytes are waiting, so the connection is readable again.
+      readPending(p)
+      effectsBusy = true
+    }
   }
 }
 

@@ -400,38 +400,9 @@ final class SimNetwork {
     return s
   }
 
-  /// Like EventLoop.applyEffects: flushes, closes (after one last write), interest changes.
-  private func applyEffects() {
-    while let id = broker.nextFlush() {
-      guard let s = socket(id, "nextFlush") else { return }
-      if !s.interestOut { flush(s) }
-    }
-    while let id = broker.nextClose() {
-      guard let s = socket(id, "nextClose") else { return }
-      if broker.outputCount(id) > 0 {
-        let count = broker.gatherOutput(id, into: slices, capacity: SimNetwork.slicesCapacity)
-        let n = write(s, slices: count, limit: writable(s))
-        if n > 0 { broker.wrote(id, count: n) }
-      }
-      guard let reason = broker.closeReason(id) else {
-        onProblem("nextClose returned a connection that is not closing")
-        return
-      }
-      s.closedReason = reason
-      s.closedMs = now
-      s.interestIn = false
-      s.interestOut = false
-      s.toBroker = []
-      byToken[id.token] = nil
-      open.removeAll { $0 === s }
-      broker.release(id)
-      onClose(s, reason)
-    }
-    while let id = broker.nextInterest() {
-      guard let s = socket(id, "nextInterest") else { return }
-      setInterest(s, out: s.interestOut)
-    }
-  }
+  /// The core's effects through the one effect loop (BrokerCore/Effects.swift), as the event
+  /// loop applies them; this network is the sink (below).
+  private func applyEffects() { broker.applyEffects(to: self) }
 
   /// Nothing is in flight on the network: no unread bytes either way (for clients that read),
   /// no output queued in the broker.
@@ -451,6 +422,42 @@ final class SimNetwork {
       return "connection \(s.serial) has \(s.toClient.count) bytes its client did not read"
     }
     return nil
+  }
+}
+
+extension SimNetwork: EffectSink {
+  func waitsForWritable(_ id: ConnectionID) -> Bool {
+    guard let s = socket(id, "nextFlush") else { return true }
+    return s.interestOut
+  }
+
+  func flush(_ id: ConnectionID) {
+    guard let s = socket(id, "nextFlush") else { return }
+    flush(s)
+  }
+
+  /// One last write (non-blocking: what the socket takes now), then the socket is gone.
+  func close(_ id: ConnectionID, reason: CloseReason) {
+    guard let s = socket(id, "nextClose") else { return }
+    if broker.outputCount(id) > 0 {
+      let count = broker.gatherOutput(id, into: slices, capacity: SimNetwork.slicesCapacity)
+      let n = write(s, slices: count, limit: writable(s))
+      if n > 0 { broker.wrote(id, count: n) }
+    }
+    if broker.closeReason(id) == nil { onProblem("nextClose returned a connection that is not closing") }
+    s.closedReason = reason
+    s.closedMs = now
+    s.interestIn = false
+    s.interestOut = false
+    s.toBroker = []
+    byToken[id.token] = nil
+    open.removeAll { $0 === s }
+    onClose(s, reason)
+  }
+
+  func interestChanged(_ id: ConnectionID, wantsRead: Bool) {
+    guard let s = socket(id, "nextInterest") else { return }
+    setInterest(s, out: s.interestOut)
   }
 }
 
