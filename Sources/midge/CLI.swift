@@ -14,7 +14,7 @@ enum CLI {
     do throws(ConfigError) {
       var cli = Settings()
       try Config.parseArguments(args, into: &cli)
-      if cli.action == .help || cli.action == .version { settings.action = cli.action }
+      if cli.action == .help || cli.action == .helpConfig || cli.action == .version { settings.action = cli.action }
       if settings.action == .run {
         try Config.parse(System.boardDefaults, origin: ("board profile \(board)" as Message).string, into: &settings)
       }
@@ -26,8 +26,12 @@ enum CLI {
         out("\(Config.usage)")
         return 0
       }
+      if settings.action == .helpConfig {
+        out(Config.keyListing())
+        return 0
+      }
       if settings.action == .version {
-        out("midge \(version) (board \(board), MQTT 3.1 and 3.1.1)\n")
+        out("midge \(version) (board \(board), MQTT 3.1, 3.1.1 and 5.0)\n")
         return 0
       }
       if let path = cli.configPath { try readConfig(path, into: &settings) }
@@ -61,7 +65,7 @@ enum CLI {
         fail("memory plan does not fit: budget \(error.budgetBytes) bytes, at least \(error.neededBytes) needed;"
           + " raise memory_budget or shrink \(error.message)")
       } else {
-        fail("\(error.message)")
+        fail(Config.describe(error))
       }
       return 1
     }
