@@ -296,8 +296,6 @@ static int keep_cn(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
   return 0;
 }
 
-int ctls_suite_supported(int iana) { return mbedtls_ssl_ciphersuite_from_id(iana) != NULL; }
-
 int ctls_listener_finish(ctls_listener *l, const int *suites, int require_cert, int identity_from_cert) {
   int rc = mbedtls_ssl_config_defaults(&l->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                        MBEDTLS_SSL_PRESET_DEFAULT);

@@ -226,7 +226,9 @@ public enum Config {
       let words = split(text, start, end)
       if !words.isEmpty {
         if eq(words[0], "include_dir") {
-          guard words.count == 2 else { throw ConfigError("\(origin):\(lineNumber): 'include_dir' takes exactly one value") }
+          guard words.count == 2 else {
+            throw ConfigError("\(origin):\(lineNumber): 'include_dir' takes exactly one value")
+          }
           guard let include else {
             throw ConfigError("\(origin):\(lineNumber): 'include_dir' is not allowed here")
           }

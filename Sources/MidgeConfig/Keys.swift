@@ -201,7 +201,12 @@ extension Config {
 
   /// `midge --help-config`: every key, its kind, range, default and what it does.
   public static func keyListing() -> Message {
-    var m: Message = "Configuration keys (mosquitto.conf syntax), built-in defaults (the board profile overrides some:\nsee midge --plan); README, Configuration, says more.\n\n"
+    var m: Message = """
+      Configuration keys (mosquitto.conf syntax), built-in defaults (the board profile overrides some:
+      see midge --plan); README, Configuration, says more.
+
+
+      """
     for key in ConfigKey.all {
       let s = key.spec
       var row: Message = "  \(s.name)"

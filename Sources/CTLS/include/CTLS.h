@@ -53,8 +53,6 @@ int ctls_listener_add_psk(ctls_listener *l, const uint8_t *identity, size_t iden
 // require: client certificate required (verified against the CA); identity: keep the client
 // certificate's subject CN as the session identity.
 int ctls_listener_finish(ctls_listener *l, const int *suites, int require_cert, int identity_from_cert);
-// 1 if the suite is compiled in (config checks).
-int ctls_suite_supported(int iana);
 
 // One TLS session record: ctls_session_size() bytes of caller memory (the arena).
 size_t ctls_session_size(void);
