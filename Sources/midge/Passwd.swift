@@ -94,7 +94,10 @@ enum Passwd {
         return failure("getrandom: \(error.description)")
       }
       let entry = password.withUnsafeBytes { p in
-        salt.withUnsafeBytes { s in PasswordTable.entryLine(user: user, password: p, salt: s, iterations: iterations) }
+        salt.withUnsafeBytes { s in
+          PasswordTable.entryLine(
+            user: user, password: p, salt: s, iterations: iterations, crypto: System.passwordCrypto)
+        }
       }
       if let index { lines[index] = entry } else { lines.append(entry) }
     }

@@ -82,4 +82,12 @@ const char *ctls_suite_name(void *session, size_t *len);
 enum { CTLS_WEBSOCKET_ACCEPT_LEN = 28 };
 int ctls_websocket_accept(const uint8_t *key, size_t len, uint8_t *out);
 
+// Password hashing for mosquitto_passwd entries, on mbedTLS's SHA-512 (no allocation). The
+// executable hands these to MidgeAuth as function pointers (MidgeAuth imports no C).
+// $6$: SHA-512(a || b), 64 bytes into out.
+void ctls_sha512_pair(const void *a, size_t alen, const void *b, size_t blen, void *out);
+// $7$: PBKDF2-HMAC-SHA512 (RFC 8018) with a 64-byte key (one block), into out.
+void ctls_pbkdf2_sha512(const void *password, size_t plen, const void *salt, size_t slen, uint32_t iterations,
+                        void *out);
+
 #endif
