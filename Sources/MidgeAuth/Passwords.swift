@@ -124,15 +124,7 @@ public struct PasswordTable {
     var next = 2
     if e.kind == 7 {
       guard n == 5 else { throw fail("malformed $7$ hash ($7$ITERATIONS$SALT$HASH) for user") }
-      var v = 0
-      var k = fields[2]
-      guard ends[2] > k, ends[2] - k <= 9 else { throw fail("invalid iteration count for user") }
-      while k < ends[2] {
-        guard t[k] >= 0x30 && t[k] <= 0x39 else { throw fail("invalid iteration count for user") }
-        v = v * 10 + Int(t[k] - 0x30)
-        k += 1
-      }
-      guard v >= 1 else { throw fail("invalid iteration count for user") }
+      guard let v = iterations(t, fields[2], ends[2]) else { throw fail("invalid iteration count for user") }
       guard v <= iterationsMax else { throw fail("iteration count above auth_max_iterations for user") }
       e.iterations = UInt32(v)
       next = 3
@@ -151,6 +143,19 @@ public struct PasswordTable {
     e.hashStart = UInt32(fields[next + 1])
     e.hashCount = UInt16(ends[next + 1] - fields[next + 1])
     return e
+  }
+
+  /// A $7$ iteration count: 1 to 9 decimal digits, at least 1.
+  static func iterations(_ t: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Int? {
+    guard end > start, end - start <= 9 else { return nil }
+    var v = 0
+    var k = start
+    while k < end {
+      guard t[k] >= 0x30 && t[k] <= 0x39 else { return nil }
+      v = v * 10 + Int(t[k] - 0x30)
+      k += 1
+    }
+    return v >= 1 ? v : nil
   }
 
   static func matches(_ t: UnsafeRawBufferPointer, _ at: Int, _ lit: StaticString) -> Bool {

@@ -353,83 +353,97 @@ public enum Config {
   }
 
   static func applyLog(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
-    let key = w[0]
-    if eq(key, "log_timestamp_format") {
-      // The rest of the line, spaces included, as Mosquitto reads it.
-      guard w.count >= 2 else { throw ConfigError("'log_timestamp_format' takes a format") }
-      var format: [UInt8] = w[1]
-      for word in w.dropFirst(2) { format += [0x20] + word }
-      guard format.count < 64 else { throw ConfigError("'log_timestamp_format' is longer than 63 bytes") }
-      var i = 0
-      while i < format.count {
-        if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
-          let c = i + 1 < format.count ? format[i + 1] : 0
-          guard [UInt8](utf8: "YmdHMSFTsz%").contains(c) else {
-            let after: [UInt8] = c == 0 ? [] : [c]
-            throw ConfigError(
-              "'log_timestamp_format': '%\(after)' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s "
-                + "%z %%)")
-          }
-          i += 1
+    if eq(w[0], "log_timestamp_format") {
+      try applyTimestampFormat(w, into: &log)
+    } else if eq(w[0], "log_dest") {
+      try applyLogDest(w, into: &log)
+    } else {
+      try applyLogType(w, into: &log)
+    }
+  }
+
+  /// `log_timestamp_format FORMAT...`
+  static func applyTimestampFormat(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    // The rest of the line, spaces included, as Mosquitto reads it.
+    guard w.count >= 2 else { throw ConfigError("'log_timestamp_format' takes a format") }
+    var format: [UInt8] = w[1]
+    for word in w.dropFirst(2) { format += [0x20] + word }
+    guard format.count < 64 else { throw ConfigError("'log_timestamp_format' is longer than 63 bytes") }
+    var i = 0
+    while i < format.count {
+      if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
+        let c = i + 1 < format.count ? format[i + 1] : 0
+        guard [UInt8](utf8: "YmdHMSFTsz%").contains(c) else {
+          let after: [UInt8] = c == 0 ? [] : [c]
+          throw ConfigError(
+            "'log_timestamp_format': '%\(after)' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s "
+              + "%z %%)")
         }
         i += 1
       }
-      log.timestampFormat = text(format)
-    } else if eq(key, "log_dest") {
-      guard w.count >= 2 else { throw ConfigError("'log_dest' takes stderr, stdout, syslog, file PATH or none") }
-      if !log.destinationsSet {
-        log.destinations = 0
-        log.destinationsSet = true
+      i += 1
+    }
+    log.timestampFormat = text(format)
+  }
+
+  /// `log_dest stderr|stdout|syslog|file PATH|none`
+  static func applyLogDest(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    guard w.count >= 2 else { throw ConfigError("'log_dest' takes stderr, stdout, syslog, file PATH or none") }
+    if !log.destinationsSet {
+      log.destinations = 0
+      log.destinationsSet = true
+    }
+    let v = w[1]
+    if eq(v, "file") {
+      guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
+      if let path = log.filePath, Message.utf8(path) != w[2] {  // bytes: no Unicode tables embedded
+        throw ConfigError("'log_dest file' given twice, with another file (midge writes one log file: '\(path)')")
       }
-      let v = w[1]
-      if eq(v, "file") {
-        guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
-        if let path = log.filePath, Message.utf8(path) != w[2] {  // bytes: no Unicode tables embedded
-          throw ConfigError("'log_dest file' given twice, with another file (midge writes one log file: '\(path)')")
-        }
-        log.destinations |= LogSettings.file
-        log.filePath = text(w[2])
-        return
-      }
-      guard w.count == 2 else { throw ConfigError("'log_dest \(v)' takes no further value") }
-      if eq(v, "stderr") {
-        log.destinations |= LogSettings.stderr
-      } else if eq(v, "stdout") {
-        log.destinations |= LogSettings.stdout
-      } else if eq(v, "syslog") {
-        log.destinations |= LogSettings.syslog
-      } else if eq(v, "none") {
-        log.destinations = 0
-        log.filePath = nil
-      } else if eq(v, "topic") || eq(v, "dlt") || eq(v, "android") {
-        throw ConfigError("'log_dest \(v)' is not supported (stderr, stdout, syslog, file PATH or none)")
-      } else {
-        throw ConfigError("invalid value '\(v)' for 'log_dest' (stderr, stdout, syslog, file PATH or none)")
-      }
+      log.destinations |= LogSettings.file
+      log.filePath = text(w[2])
+      return
+    }
+    guard w.count == 2 else { throw ConfigError("'log_dest \(v)' takes no further value") }
+    if eq(v, "stderr") {
+      log.destinations |= LogSettings.stderr
+    } else if eq(v, "stdout") {
+      log.destinations |= LogSettings.stdout
+    } else if eq(v, "syslog") {
+      log.destinations |= LogSettings.syslog
+    } else if eq(v, "none") {
+      log.destinations = 0
+      log.filePath = nil
+    } else if eq(v, "topic") || eq(v, "dlt") || eq(v, "android") {
+      throw ConfigError("'log_dest \(v)' is not supported (stderr, stdout, syslog, file PATH or none)")
     } else {
-      guard w.count == 2 else { throw ConfigError("'log_type' takes exactly one value (see README, Logging)") }
-      if !log.typesSet {
-        log.types = 0
-        log.typesSet = true
+      throw ConfigError("invalid value '\(v)' for 'log_dest' (stderr, stdout, syslog, file PATH or none)")
+    }
+  }
+
+  /// `log_type LEVEL`
+  static func applyLogType(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    guard w.count == 2 else { throw ConfigError("'log_type' takes exactly one value (see README, Logging)") }
+    if !log.typesSet {
+      log.types = 0
+      log.typesSet = true
+    }
+    let v = w[1]
+    if eq(v, "all") {
+      log.types = LogLevel.allMask
+    } else if eq(v, "none") {
+      log.types = 0
+    } else if eq(v, "websockets") {
+      log.types |= LogLevel.debug.rawValue  // WebSocket handshakes and closes are logged at debug level
+    } else {
+      var found = false
+      for level in LogLevel.allCases where eq(v, level.configName) {
+        log.types |= level.rawValue
+        found = true
       }
-      let v = w[1]
-      if eq(v, "all") {
-        log.types = LogLevel.allMask
-      } else if eq(v, "none") {
-        log.types = 0
-      } else if eq(v, "websockets") {
-        log.types |= LogLevel.debug.rawValue  // WebSocket handshakes and closes are logged at debug level
-      } else {
-        var found = false
-        for level in LogLevel.allCases where eq(v, level.configName) {
-          log.types |= level.rawValue
-          found = true
-        }
-        guard found else {
-          throw ConfigError(
-            "invalid value '\(v)' for 'log_type' (error, warning, notice, information, subscribe, unsubscribe, debug, "
-              + "all or none)")
-        }
+      guard found else {
+        throw ConfigError(
+          "invalid value '\(v)' for 'log_type' (error, warning, notice, information, subscribe, unsubscribe, debug, "
+            + "all or none)")
       }
     }
   }
