@@ -51,7 +51,7 @@ let package = Package(
     .target(name: "WebSocketWire"),
     .target(name: "Bounded"),
     .target(name: "MidgeAuth", dependencies: ["MidgeText"]),
-    .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded", "MidgeAuth"]),
+    .target(name: "BrokerCore", dependencies: ["MQTTWire", "Bounded", "MidgeAuth", "MidgeText"]),
     .target(name: "MidgeConfig", dependencies: ["BrokerCore", "MidgeText"]),
     .target(name: "Platform", dependencies: ["BrokerCore", "MidgeText", "CPlatform", "CAllocHook", "CTLS", "WebSocketWire"]),
     .executableTarget(
