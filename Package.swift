@@ -6,7 +6,8 @@
 //   midge (executable) -> Platform -> BrokerCore -> Bounded, MQTTWire, MidgeAuth -> MidgeText
 //   WebSocketWire (pure: RFC 6455 framing and the opening handshake) is used by Platform only.
 //   MidgeText (pure): Message, the one out-of-line builder of text for people (errors, log lines).
-//   MidgeAuth (pure: password and ACL files; BrokerCore checks CONNECT against its password table).
+//   MidgeAuth (pure: password and ACL files; BrokerCore checks CONNECT against its password table;
+//   the hash functions are passed in: Platform's System.passwordCrypto, mbedTLS through CTLS).
 //   MidgeConfig (pure) is used by midge; the C targets CPlatform and CAllocHook only by
 //   Platform (midge links the allocation wrappers but calls no C itself).
 //   CMbedTLS is Debian's mbedTLS 2.28 source package, fetched by toolchain/fetch-mbedtls.sh into
@@ -59,11 +60,13 @@ let package = Package(
     // Counts malloc-family calls per thread in the test process (host only, never shipped).
     .target(name: "HostAllocCounter", path: "Tests/HostAllocCounter"),
     .testTarget(name: "MQTTWireTests", dependencies: ["MQTTWire", "HostAllocCounter"]),
-    .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "Bounded", "HostAllocCounter"]),
+    .testTarget(name: "BrokerCoreTests", dependencies: ["BrokerCore", "MQTTWire", "Bounded", "CTLS", "HostAllocCounter"]),
     .testTarget(name: "MidgeConfigTests", dependencies: ["MidgeConfig", "BrokerCore"]),
-    .testTarget(name: "MidgeAuthTests", dependencies: ["MidgeAuth", "HostAllocCounter"]),
+    .testTarget(name: "MidgeAuthTests", dependencies: ["MidgeAuth", "CTLS", "HostAllocCounter"]),
     .testTarget(name: "MidgeTextTests", dependencies: ["MidgeText"]),
     .testTarget(name: "WebSocketWireTests", dependencies: ["WebSocketWire", "HostAllocCounter"]),
+    // Tidy: function length, line width, spec tags, stale words (reads the sources as text).
+    .testTarget(name: "TidyTests", exclude: ["allowlist.txt"]),
   ],
   swiftLanguageModes: [.v6]
 )

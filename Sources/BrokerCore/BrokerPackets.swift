@@ -244,11 +244,10 @@ extension Broker {
       connections[s].maximumPacketSize = p.uint32(.maximumPacketSize) ?? 0
       // §3.1.2.11.5: the client's Topic Alias Maximum bounds the aliases midge may send it.
       connections[s].outboundAliasMax = min(UInt16(limits.topicAliasBrokerMax), p.uint16(.topicAliasMaximum) ?? 0)
-      if p.byte(.requestProblemInformation) ?? 1 == 1 { connections[s].flags.insert(.problemInformation) }
-    } else if v5 {
-      connections[s].flags.insert(.problemInformation)
+      // Request Problem Information needs no state: midge sends no Reason String and no User
+      // Property of its own [MQTT-3.1.2-29].
     }
-    let keepAliveMs = UInt32(keepAlive) * 1500
+    let keepAliveMs = UInt32(keepAlive) * keepAliveGraceMsPerSecond
     connections[s].keepAliveMs = keepAliveMs
     connections[s].deadline = keepAliveMs > 0 ? now + UInt64(keepAliveMs) : 0
     stats.clientsConnected += 1
@@ -670,3 +669,7 @@ extension Broker {
     send(s, size: Encode.ackSize) { Encode.ack(type, packetID: packetID, into: &$0) }
   }
 }
+
+/// A client silent for one and a half keep-alive periods is disconnected [MQTT-3.1.2-24]:
+/// milliseconds of silence allowed per second of keep alive.
+let keepAliveGraceMsPerSecond: UInt32 = 1500

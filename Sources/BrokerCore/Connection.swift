@@ -64,8 +64,6 @@ struct ConnectionFlags: OptionSet {
   /// Reading is paused because a PUBLISH could not be queued for a subscriber (back-pressure);
   /// the core retries it on its timer.
   static let waitingQueue = ConnectionFlags(rawValue: 1 << 9)
-  /// MQTT 5 Request Problem Information (default 1): reason strings may be sent.
-  static let problemInformation = ConnectionFlags(rawValue: 1 << 10)
   /// MQTT 5 DISCONNECT 0x04: publish the will although the client disconnected.
   static let willOnDisconnect = ConnectionFlags(rawValue: 1 << 11)
   /// The transport gave the connection an identity (Broker.setIdentity).

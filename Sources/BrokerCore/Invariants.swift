@@ -153,7 +153,8 @@ extension Broker {
       s += 1
     }
     if freeSlots.count + connections.count - slotHighWater != free {
-      return "free-slot ring holds \(freeSlots.count) (+ \(connections.count - slotHighWater) never used), but \(free) slots are free"
+      let fresh = connections.count - slotHighWater
+      return "free-slot ring holds \(freeSlots.count) (+ \(fresh) never used), but \(free) slots are free"
     }
     if admittedCount != admitted { return "admittedCount \(admittedCount), but \(admitted) open slots are admitted" }
     if admittedCount > limits.connectionsMax {
@@ -276,7 +277,9 @@ extension Broker {
     var r = 0
     while r < table.longReleased {
       let slot = Int(table.longFree[r])
-      guard slot < table.longFresh, !longMarks[slot] else { return "released long slot \(slot) is held or listed twice" }
+      guard slot < table.longFresh, !longMarks[slot] else {
+        return "released long slot \(slot) is held or listed twice"
+      }
       longMarks[slot] = true
       r += 1
     }
@@ -439,7 +442,8 @@ extension Broker {
       e = entries[e].next
     }
     if freeEntries + entries.count - Int(entries.fresh) != entries.freeCount {
-      return "entry free list holds \(freeEntries) (+ \(entries.count - Int(entries.fresh)) never used), freeCount \(entries.freeCount)"
+      let fresh = entries.count - Int(entries.fresh)
+      return "entry free list holds \(freeEntries) (+ \(fresh) never used), freeCount \(entries.freeCount)"
     }
     if let lost = entryOwner.firstIndex(of: -1) { return "queue entry \(lost) is neither free nor listed" }
     return nil

@@ -1,7 +1,7 @@
 // Capacities and limits, and the memory plan they imply. Each limit has a config key (in
 // parentheses) and a documented behaviour when hit (README, "Limits"). Everything that is
 // not an explicit limit is derived from the memory budget: after the fixed consumers are
-// placed, what is left of the budget becomes I/O chunks (1/4 receive, 3/4 send).
+// placed, what is left of the budget is shared by the traffic pools (BrokerPlan.PoolShare).
 import Bounded
 import MidgeAuth
 
@@ -171,9 +171,12 @@ public struct PlatformLine {
 
 /// Why a plan does not fit, naming the consumer to shrink.
 public struct PlanError: Error {
+  /// The consumer to shrink, the relation broken, or (with `key`) the key out of its range.
   public let message: StaticString
   public let neededBytes: Int64
   public let budgetBytes: Int
+  /// Set when a limit is outside its key's range (`key.spec.lo...key.spec.hi`).
+  public var key: LimitKey? = nil
 }
 
 /// The broker's share of the plan: typed reservations plus the derived pool sizes.
@@ -227,6 +230,25 @@ public struct BrokerPlan {
   public var loopBuffers: ByteReservation
   /// The platform's own lines (TLS), in the order asked for in `make(platform:)`, back to back.
   public var platform: [ByteReservation] = []
+
+  /// The four pools that absorb traffic share what the fixed lines leave of the budget, in
+  /// eighths: receive chunks ¼, send chunks ⅜ (output fans out), the message store ¼ and
+  /// queue entries ⅛. README, "Memory plan and limits", describes the same split.
+  struct PoolShare {
+    let eighths: Int64
+    static let receive = PoolShare(eighths: 2), send = PoolShare(eighths: 3)
+    static let messages = PoolShare(eighths: 2), entries = PoolShare(eighths: 1)
+
+    /// This pool's bytes of `left`.
+    func of(_ left: Int64) -> Int64 { left * eighths / 8 }
+
+    /// The smallest `left` whose share is at least `bytes`.
+    func leftFor(_ bytes: Int64) -> Int64 { (bytes * 8 + eighths - 1) / eighths }
+  }
+
+  /// Padding the eight pool lines may need to start on an arena boundary (one alignment
+  /// each), plus one spare: reserved before the pools are sized from what is left.
+  static let poolAlignmentSlack = 9 * Arena.alignment
 
   /// Rings per connection slot: free slots, flush, close, interest, rx and large waiters.
   static let ringsPerConnection = 6
@@ -297,28 +319,29 @@ public struct BrokerPlan {
       : .none(bytesEach: limits.usernameBytesMax)
     var platformLines: [ByteReservation] = []
     for p in platform { platformLines.append(m.reserveBytes(p.name, count: p.count, bytesEach: p.bytesEach)) }
-    // What is left is shared by the four pools that absorb traffic: receive chunks (1/4),
-    // send chunks (3/8), the message store (1/4) and queue entries (1/8).
-    let fixed = m.totalBytes + Int64(9 * Arena.alignment)  // alignment slack of the pool lines
+    // What is left is shared by the four pools that absorb traffic (PoolShare).
+    let fixed = m.totalBytes + Int64(poolAlignmentSlack)
     let budget = Int64(limits.memoryBudgetBytes)
     let left = fixed < budget ? budget - fixed : 0
     let perChunk = Int64(limits.chunkBytes + 4)
-    let rxCount = Int(left / 4 / perChunk)
-    let txCount = Int(left * 3 / 8 / perChunk)
-    let messageCount = Int(left / 4 / Int64(messageChunkCost))
-    let entryCount = Int(left / 8 / Int64(MemoryLayout<QueueEntry>.stride))
+    let entryBytes = Int64(MemoryLayout<QueueEntry>.stride)
+    let rxCount = Int(PoolShare.receive.of(left) / perChunk)
+    let txCount = Int(PoolShare.send.of(left) / perChunk)
+    let messageCount = Int(PoolShare.messages.of(left) / Int64(messageChunkCost))
+    let entryCount = Int(PoolShare.entries.of(left) / entryBytes)
     // The smallest workable shape: minimum receive chunks, one client's whole send queue, and
     // room to store one largest packet.
     let sendNeeded = (limits.queuedBytesMax + limits.chunkBytes - 1) / limits.chunkBytes
     let messageNeeded = (limits.packetBytesMax + messageChunkBytes - 1) / messageChunkBytes
-    if left / 4 / perChunk < Int64(minimumRxChunks) || txCount < sendNeeded || messageCount < messageNeeded
+    if rxCount < minimumRxChunks || txCount < sendNeeded || messageCount < messageNeeded
       || entryCount < limits.inflightMax
     {
       // The smallest `left` that gives every pool its minimum through its share.
       let needLeft = max(
-        perChunk * Int64(minimumRxChunks) * 4, (perChunk * Int64(sendNeeded) * 8 + 2) / 3,
-        Int64(messageChunkCost) * Int64(messageNeeded) * 4,
-        Int64(MemoryLayout<QueueEntry>.stride) * Int64(limits.inflightMax) * 8)
+        PoolShare.receive.leftFor(perChunk * Int64(minimumRxChunks)),
+        PoolShare.send.leftFor(perChunk * Int64(sendNeeded)),
+        PoolShare.messages.leftFor(Int64(messageChunkCost) * Int64(messageNeeded)),
+        PoolShare.entries.leftFor(entryBytes * Int64(limits.inflightMax)))
       throw PlanError(
         message: largestFixedConsumer(m), neededBytes: fixed + needLeft, budgetBytes: limits.memoryBudgetBytes)
     }
@@ -357,55 +380,22 @@ public struct BrokerPlan {
 }
 
 extension Limits {
-  /// Relations between limits that must hold whatever the budget. Checked at startup and
-  /// by a test over every board profile.
+  /// Every key's range (LimitKey), and the relations between limits that must hold whatever
+  /// the budget. Checked at startup and by a test over every board profile. The budget's own
+  /// lower bound is the plan's business: it names the consumer that does not fit.
   public func verify() throws(PlanError) {
+    for key in LimitKey.allCases where key != .memoryBudget {
+      let v = key.value(in: self)
+      if v < key.spec.lo || v > key.spec.hi {
+        throw PlanError(message: key.spec.name, neededBytes: 0, budgetBytes: memoryBudgetBytes, key: key)
+      }
+    }
     func fail(_ m: StaticString) -> PlanError {
       PlanError(message: m, neededBytes: 0, budgetBytes: memoryBudgetBytes)
     }
-    if connectionsMax < 1 || connectionsMax > 1_000_000 { throw fail("max_connections must be 1..1000000") }
-    if subscriptionsMax < 1 || subscriptionsMax > 10_000_000 { throw fail("max_subscriptions must be 1..10000000") }
-    if chunkBytes < 256 || chunkBytes > 65536 { throw fail("io_chunk_size must be 256..65536") }
-    if packetBytesMax < 64 || packetBytesMax > 268_435_460 { throw fail("max_packet_size must be 64..268435460") }
-    if topicBytesMax < 16 || topicBytesMax > 65535 { throw fail("max_topic_length must be 16..65535") }
-    if clientIDBytesMax < 23 || clientIDBytesMax > 65535 {
-      throw fail("max_client_id_length must be 23..65535 (MQTT requires 23) [MQTT-3.1.3-5]")
-    }
     if queuedBytesMax < packetBytesMax { throw fail("max_queued_bytes must be >= max_packet_size") }
-    if largeBuffersMax < 1 { throw fail("large_packet_buffers must be >= 1") }
-    if keepAliveMaxSeconds < 1 || keepAliveMaxSeconds > 65535 { throw fail("max_keepalive must be 1..65535") }
-    if connectTimeoutSeconds < 1 || connectTimeoutSeconds > 3600 { throw fail("connect_timeout must be 1..3600") }
-    if inflightMax < 1 || inflightMax > 65535 { throw fail("max_inflight_messages must be 1..65535") }
-    if inflightOutgoingMax < 1 || inflightOutgoingMax > 65535 { throw fail("max_inflight_outgoing must be 1..65535") }
-    if qos2SpillMax < 0 || qos2SpillMax > 1_000_000 { throw fail("qos2_spill_ids must be 0 (auto) or 1..1000000") }
-    if sessionsMax != 0 && (sessionsMax < connectionsMax || sessionsMax > 10_000_000) {
+    if sessionsMax != 0 && sessionsMax < connectionsMax {
       throw fail("max_sessions must be 0 or max_connections..10000000")
     }
-    if queuedMessagesMax < 1 || queuedMessagesMax > 10_000_000 { throw fail("max_queued_messages must be 1..10000000") }
-    if retainedMessagesMax < 0 || retainedMessagesMax > 10_000_000 {
-      throw fail("max_retained_messages must be 0..10000000")
-    }
-    if retainedBytesMax < 0 { throw fail("max_retained_bytes must be >= 0") }
-    if sysIntervalSeconds < 0 || sysIntervalSeconds > 86400 { throw fail("sys_interval must be 0..86400") }
-    if topicAliasMax < 0 || topicAliasMax > 65535 { throw fail("max_topic_alias must be 0..65535") }
-    if topicAliasBrokerMax < 0 || topicAliasBrokerMax > 65535 {
-      throw fail("max_topic_alias_broker must be 0..65535")
-    }
-    if persistentExpirySeconds < 0 || persistentExpirySeconds > Int(Int32.max) {
-      throw fail("persistent_client_expiration must be 0..2147483647 seconds")
-    }
-    if socketSendBufferBytes < 0 || socketSendBufferBytes > 16 << 20 {
-      throw fail("socket_send_buffer must be 0..16MiB")
-    }
-    if socketReceiveBufferBytes < 0 || socketReceiveBufferBytes > 16 << 20 {
-      throw fail("socket_receive_buffer must be 0..16MiB")
-    }
-    if tlsSessionsMax < 0 || tlsSessionsMax > 65536 { throw fail("max_tls_sessions must be 0..65536") }
-    if tlsHandshakesMax < 1 || tlsHandshakesMax > 4096 { throw fail("max_tls_handshakes must be 1..4096") }
-    // Offsets into an auth file are 32-bit (PasswordEntry, AclRecord).
-    if authFileBytesMax < 1 || authFileBytesMax > 64 << 20 { throw fail("max_auth_file_bytes must be 1..64MiB") }
-    if passwordEntriesMax < 1 || passwordEntriesMax > 1_000_000 { throw fail("max_password_entries must be 1..1000000") }
-    if aclRulesMax < 1 || aclRulesMax > 1_000_000 { throw fail("max_acl_rules must be 1..1000000") }
-    if usernameBytesMax < 1 || usernameBytesMax > 65535 { throw fail("max_username_length must be 1..65535") }
   }
 }

@@ -11,6 +11,7 @@
 // 900 s) load = r + e^(-t/W) * (load - r), printed with two decimals.
 import Bounded
 import MQTTWire
+import MidgeText
 
 /// Exponentially weighted per-minute rates of `LoadAverages.counters` counters, 3 windows each.
 struct LoadAverages {
@@ -276,20 +277,7 @@ extension Broker {
 
   /// Writes `value` in decimal at `at`; returns the new end (raw holds at least 20 more bytes).
   static func decimal(_ value: UInt64, into raw: UnsafeMutableRawBufferPointer, at: Int) -> Int {
-    var digits = 0
-    var v = value
-    repeat {
-      digits += 1
-      v /= 10
-    } while v > 0
-    v = value
-    var i = at + digits
-    repeat {
-      i -= 1
-      raw[i] = 0x30 + UInt8(v % 10)
-      v /= 10
-    } while v > 0
-    return at + digits
+    DecimalText.write(value, into: raw, at: at)
   }
 }
 

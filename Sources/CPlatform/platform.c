@@ -194,14 +194,6 @@ int cp_accept(int listen_fd, int send_buffer, int receive_buffer) {
   }
 }
 
-int cp_local_port(int fd) {
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof ss;
-  if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0) return -errno;
-  if (ss.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-  return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-}
-
 int cp_close(int fd) { return close(fd) < 0 ? -errno : 0; }
 
 int cp_shutdown_write(int fd) { return shutdown(fd, SHUT_WR) < 0 ? -errno : 0; }

@@ -19,6 +19,8 @@
 #include "mbedtls/pk.h"
 #include "mbedtls/platform.h"
 #include "mbedtls/sha1.h"
+#include "mbedtls/platform_util.h"
+#include "mbedtls/sha512.h"
 #include "mbedtls/ssl.h"
 #include "mbedtls/ssl_ciphersuites.h"
 #include "mbedtls/x509_crt.h"
@@ -307,8 +309,6 @@ static int keep_cn(void *ctx, mbedtls_x509_crt *crt, int depth, uint32_t *flags)
   return 0;
 }
 
-int ctls_suite_supported(int iana) { return mbedtls_ssl_ciphersuite_from_id(iana) != NULL; }
-
 int ctls_listener_finish(ctls_listener *l, const int *suites, int require_cert, int identity_from_cert) {
   int rc = mbedtls_ssl_config_defaults(&l->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                        MBEDTLS_SSL_PRESET_DEFAULT);
@@ -449,4 +449,64 @@ int ctls_websocket_accept(const uint8_t *key, size_t len, uint8_t out[CTLS_WEBSO
     if (rc != 0 || n != CTLS_WEBSOCKET_ACCEPT_LEN) return -1;
     memcpy(out, text, CTLS_WEBSOCKET_ACCEPT_LEN);
     return 0;
+}
+
+// --- password hashing (MidgeAuth's $6$ and $7$ entries) ---
+
+void ctls_sha512_pair(const void *a, size_t alen, const void *b, size_t blen, void *out) {
+  mbedtls_sha512_context c;
+  mbedtls_sha512_init(&c);
+  mbedtls_sha512_starts_ret(&c, 0);
+  mbedtls_sha512_update_ret(&c, a, alen);
+  mbedtls_sha512_update_ret(&c, b, blen);
+  mbedtls_sha512_finish_ret(&c, out);
+  mbedtls_sha512_free(&c);
+}
+
+// HMAC-SHA512 (RFC 2104) of msg || tail with the key's inner and outer pads already hashed
+// (inner, outer): two compression calls for a short message.
+static void hmac_sha512(const mbedtls_sha512_context *inner, const mbedtls_sha512_context *outer,
+                        const void *msg, size_t len, const void *tail, size_t tlen, unsigned char out[64]) {
+  mbedtls_sha512_context c;
+  mbedtls_sha512_init(&c);
+  mbedtls_sha512_clone(&c, inner);
+  mbedtls_sha512_update_ret(&c, msg, len);
+  mbedtls_sha512_update_ret(&c, tail, tlen);
+  mbedtls_sha512_finish_ret(&c, out);
+  mbedtls_sha512_clone(&c, outer);
+  mbedtls_sha512_update_ret(&c, out, 64);
+  mbedtls_sha512_finish_ret(&c, out);
+  mbedtls_sha512_free(&c);
+}
+
+void ctls_pbkdf2_sha512(const void *password, size_t plen, const void *salt, size_t slen, uint32_t iterations,
+                        void *out) {
+  unsigned char key[128] = {0}, pad[128], u[64];
+  static const unsigned char block1[4] = {0, 0, 0, 1};
+  mbedtls_sha512_context inner, outer;
+  if (plen > sizeof key) {
+    ctls_sha512_pair(password, plen, NULL, 0, key);  // a long key is hashed first (RFC 2104)
+  } else if (plen > 0) {
+    memcpy(key, password, plen);
+  }
+  mbedtls_sha512_init(&inner);
+  mbedtls_sha512_init(&outer);
+  for (int i = 0; i < 128; i++) pad[i] = key[i] ^ 0x36;
+  mbedtls_sha512_starts_ret(&inner, 0);
+  mbedtls_sha512_update_ret(&inner, pad, sizeof pad);
+  for (int i = 0; i < 128; i++) pad[i] = key[i] ^ 0x5c;
+  mbedtls_sha512_starts_ret(&outer, 0);
+  mbedtls_sha512_update_ret(&outer, pad, sizeof pad);
+  // U1 = HMAC(P, S || INT(1)); the 64-byte key is T1 = U1 ^ U2 ^ ... ^ Uc.
+  unsigned char *t = out;
+  hmac_sha512(&inner, &outer, salt, slen, block1, sizeof block1, u);
+  memcpy(t, u, 64);
+  for (uint32_t n = 1; n < iterations; n++) {
+    hmac_sha512(&inner, &outer, u, 64, NULL, 0, u);
+    for (int i = 0; i < 64; i++) t[i] ^= u[i];
+  }
+  mbedtls_sha512_free(&inner);
+  mbedtls_sha512_free(&outer);
+  mbedtls_platform_zeroize(key, sizeof key);
+  mbedtls_platform_zeroize(pad, sizeof pad);
 }

@@ -46,7 +46,8 @@ public enum DecodeError: Error, Equatable, Sendable {
   case invalidTopicFilter
   /// SUBSCRIBE or UNSUBSCRIBE without any topic filter. [MQTT-3.8.3-3] [MQTT-3.10.3-2]
   case noTopicFilters
-  /// SUBSCRIBE requested QoS 3 or set reserved bits of the options byte. [MQTT-3-8.3-4]
+  /// SUBSCRIBE requested QoS 3 or set reserved bits of the options byte. [MQTT-3.8.3-4] (the 3.1.1
+  /// spec prints this id as MQTT-3-8.3-4)
   case invalidSubscriptionOptions
   /// A packet only a server sends (CONNACK, SUBACK, ...) arrived at the server.
   case serverOnlyPacket

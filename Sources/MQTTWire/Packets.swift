@@ -343,7 +343,7 @@ public enum Packet {
         if shared && options & 0x04 != 0 { throw .sharedSubscriptionNoLocal }  // [MQTT-3.8.3-4]
       } else {
         if options & 0xFC != 0 || options & 0x03 == 0x03 {
-          throw .invalidSubscriptionOptions  // [MQTT-3-8.3-4]
+          throw .invalidSubscriptionOptions  // [MQTT-3.8.3-4]
         }
         try Topic.validateFilter(filter)
       }

@@ -102,7 +102,7 @@ public enum Topic {
       if f == fn { return t == tn }
       // filter[f] == '/'
       if t == tn {
-        // The name ended; "a/#" matches "a" (the parent level) [MQTT-4.7.1-2 example].
+        // The name ended; "a/#" matches "a" (the parent level) [MQTT-4.7.1-2] (its example).
         return f + 2 == fn && filter[f + 1] == hash
       }
       f += 1

@@ -42,12 +42,15 @@ public struct PasswordEntry {
 public struct PasswordTable {
   public let text: UnsafeRawBufferPointer
   public let entries: UnsafeBufferPointer<PasswordEntry>
+  /// The hash functions checks use (the executable's: mbedTLS).
+  public let crypto: PasswordCrypto
   static let saltBytesMax = 64
   public static let defaultIterations = 101
 
   /// Parses `text` (which must stay valid as long as the table is used) into `storage`.
   public static func parse(
-    _ text: UnsafeRawBufferPointer, into storage: UnsafeMutableBufferPointer<PasswordEntry>, iterationsMax: Int
+    _ text: UnsafeRawBufferPointer, into storage: UnsafeMutableBufferPointer<PasswordEntry>, iterationsMax: Int,
+    crypto: PasswordCrypto
   ) throws(AuthFileError) -> PasswordTable {
     var count = 0
     var lines = AuthLines(text)
@@ -68,7 +71,7 @@ public struct PasswordTable {
       }
       count += 1
     }
-    return PasswordTable(text: text, entries: UnsafeBufferPointer(rebasing: storage[0..<count]))
+    return PasswordTable(text: text, entries: UnsafeBufferPointer(rebasing: storage[0..<count]), crypto: crypto)
   }
 
   static func sameUser(_ text: UnsafeRawBufferPointer, _ a: PasswordEntry, _ b: PasswordEntry) -> Bool {
@@ -121,15 +124,7 @@ public struct PasswordTable {
     var next = 2
     if e.kind == 7 {
       guard n == 5 else { throw fail("malformed $7$ hash ($7$ITERATIONS$SALT$HASH) for user") }
-      var v = 0
-      var k = fields[2]
-      guard ends[2] > k, ends[2] - k <= 9 else { throw fail("invalid iteration count for user") }
-      while k < ends[2] {
-        guard t[k] >= 0x30 && t[k] <= 0x39 else { throw fail("invalid iteration count for user") }
-        v = v * 10 + Int(t[k] - 0x30)
-        k += 1
-      }
-      guard v >= 1 else { throw fail("invalid iteration count for user") }
+      guard let v = iterations(t, fields[2], ends[2]) else { throw fail("invalid iteration count for user") }
       guard v <= iterationsMax else { throw fail("iteration count above auth_max_iterations for user") }
       e.iterations = UInt32(v)
       next = 3
@@ -142,12 +137,25 @@ public struct PasswordTable {
     let saltCount = withUnsafeMutableBytes(of: &scratch) { Base64.decode(saltText, into: $0) }
     guard let saltCount, saltCount >= 1, saltCount <= saltBytesMax else { throw fail("invalid salt for user") }
     let hashCount = withUnsafeMutableBytes(of: &scratch) { Base64.decode(hashText, into: $0) }
-    guard hashCount == SHA512.digestBytes else { throw fail("invalid hash (not 64 bytes of base64) for user") }
+    guard hashCount == PasswordCrypto.hashBytes else { throw fail("invalid hash (not 64 bytes of base64) for user") }
     e.saltStart = UInt32(fields[next])
     e.saltCount = UInt16(ends[next] - fields[next])
     e.hashStart = UInt32(fields[next + 1])
     e.hashCount = UInt16(ends[next + 1] - fields[next + 1])
     return e
+  }
+
+  /// A $7$ iteration count: 1 to 9 decimal digits, at least 1.
+  static func iterations(_ t: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Int? {
+    guard end > start, end - start <= 9 else { return nil }
+    var v = 0
+    var k = start
+    while k < end {
+      guard t[k] >= 0x30 && t[k] <= 0x39 else { return nil }
+      v = v * 10 + Int(t[k] - 0x30)
+      k += 1
+    }
+    return v >= 1 ? v : nil
   }
 
   static func matches(_ t: UnsafeRawBufferPointer, _ at: Int, _ lit: StaticString) -> Bool {
@@ -177,7 +185,7 @@ public struct PasswordTable {
       var out: [64 of UInt8] = .init(repeating: 0)
       let pw = password ?? UnsafeRawBufferPointer(start: nil, count: 0)
       withUnsafeMutableBytes(of: &out) { o in
-        PBKDF2.sha512(password: pw, salt: pw, iterations: PasswordTable.defaultIterations, into: o)
+        crypto.pbkdf2(password: pw, salt: pw, iterations: PasswordTable.defaultIterations, into: o)
       }
       return false
     }
@@ -197,12 +205,9 @@ public struct PasswordTable {
       let s = UnsafeRawBufferPointer(rebasing: saltAll[0..<saltCount])
       return withUnsafeMutableBytes(of: &actual) { out in
         if e.kind == 7 {
-          PBKDF2.sha512(password: password, salt: s, iterations: Int(e.iterations), into: out)
+          crypto.pbkdf2(password: password, salt: s, iterations: Int(e.iterations), into: out)
         } else {
-          var h = SHA512()
-          h.update(password)
-          h.update(s)
-          h.finish(into: out)
+          crypto.sha512(password, s, into: out)
         }
         return withUnsafeBytes(of: &expected) { exp in
           constantTimeEqual(UnsafeRawBufferPointer(out), UnsafeRawBufferPointer(rebasing: exp[0..<hashCount]))
@@ -213,10 +218,11 @@ public struct PasswordTable {
 
   /// A `$7$` line for `midge passwd` (startup-time tool: allocates).
   public static func entryLine(
-    user: [UInt8], password: UnsafeRawBufferPointer, salt: UnsafeRawBufferPointer, iterations: Int
+    user: [UInt8], password: UnsafeRawBufferPointer, salt: UnsafeRawBufferPointer, iterations: Int,
+    crypto: PasswordCrypto
   ) -> [UInt8] {
     var key: [64 of UInt8] = .init(repeating: 0)
-    withUnsafeMutableBytes(of: &key) { PBKDF2.sha512(password: password, salt: salt, iterations: iterations, into: $0) }
+    withUnsafeMutableBytes(of: &key) { crypto.pbkdf2(password: password, salt: salt, iterations: iterations, into: $0) }
     var line = user
     line.append(0x3A)
     line.append("$7$")

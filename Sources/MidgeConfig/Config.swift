@@ -55,7 +55,7 @@ public struct ListenerConfig {
 }
 
 public enum Action: Equatable {
-  case run, help, version, plan
+  case run, help, helpConfig, version, plan
 }
 
 public struct Settings {
@@ -153,9 +153,9 @@ public enum Config {
     Usage: midge [-c FILE] [-p PORT] [--memory SIZE] [-v]
            midge --plan [-c FILE] [--memory SIZE]
            midge passwd [-c] [-b] [-D] FILE USER [PASSWORD]   (see midge passwd --help)
-           midge --help | --version
+           midge --help | --help-config | --version
 
-    An MQTT 3.1.1 broker with a fixed memory budget.
+    An MQTT broker (3.1, 3.1.1 and 5.0) with a fixed memory budget.
 
       -c, --config-file FILE  read configuration FILE (mosquitto.conf syntax)
       -p, --port PORT         listen on 127.0.0.1:PORT (default 127.0.0.1:1883)
@@ -163,6 +163,7 @@ public enum Config {
           --plan              print the memory plan and exit
       -v, --verbose           log everything (log_type all)
       -h, --help              print this help and exit
+          --help-config       list the configuration keys (range, default) and exit
           --version           print the version and board and exit
 
     """
@@ -179,6 +180,8 @@ public enum Config {
       let a = args[i]
       if eq(a, "-h") || eq(a, "--help") {
         s.action = .help
+      } else if eq(a, "--help-config") {
+        s.action = .helpConfig
       } else if eq(a, "--version") {
         s.action = .version
       } else if eq(a, "--plan") {
@@ -223,7 +226,9 @@ public enum Config {
       let words = split(text, start, end)
       if !words.isEmpty {
         if eq(words[0], "include_dir") {
-          guard words.count == 2 else { throw ConfigError("\(origin):\(lineNumber): 'include_dir' takes exactly one value") }
+          guard words.count == 2 else {
+            throw ConfigError("\(origin):\(lineNumber): 'include_dir' takes exactly one value")
+          }
           guard let include else {
             throw ConfigError("\(origin):\(lineNumber): 'include_dir' is not allowed here")
           }
@@ -262,38 +267,33 @@ public enum Config {
   }
 
   static func apply(_ w: [[UInt8]], origin: String, line: Int = 0, into s: inout Settings) throws(ConfigError) {
+    guard let key = ConfigKey.named(w[0]) else { throw ConfigError("unknown key '\(w[0])'") }
+    switch key {
+    case .limit(let k):
+      if let v = try value(w, k.spec) { k.set(v, in: &s.limits) }
+    case .setting(let k):
+      if let v = try value(w, k.spec) { k.set(v, in: &s) }
+    case .other(let k):
+      try applyOther(k, w, origin: origin, line: line, into: &s)
+    }
+  }
+
+  /// The keys with their own syntax (OtherKey).
+  static func applyOther(
+    _ k: OtherKey, _ w: [[UInt8]], origin: String, line: Int, into s: inout Settings
+  ) throws(ConfigError) {
     let key = w[0]
-    if try applyTLS(w, origin: origin, line: line, into: &s) { return }
     func one() throws(ConfigError) -> [UInt8] {
       guard w.count == 2 else { throw ConfigError("'\(key)' takes exactly one value") }
       return w[1]
     }
-    func count(_ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
-      let v = try one()
-      guard let n = parseInt(v), n >= lo, n <= hi else {
-        throw ConfigError("invalid value '\(v)' for '\(key)' (\(lo)..\(hi))")
-      }
-      return n
-    }
-    func size(_ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
-      let v = try one()
-      guard let n = parseSize(v), n >= lo, n <= hi else {
-        throw ConfigError("invalid size '\(v)' for '\(key)' (\(lo)..\(hi) bytes; suffixes KiB, MiB, GiB)")
-      }
-      return n
-    }
-    func flag() throws(ConfigError) -> Bool {
-      let v = try one()
-      if eq(v, "true") { return true }
-      if eq(v, "false") { return false }
-      throw ConfigError("invalid value '\(v)' for '\(key)' (true or false)")
-    }
-    if eq(key, "listener") {
+    switch k {
+    case .listener:
       guard w.count == 2 || w.count == 3 else { throw ConfigError("'listener' takes PORT [ADDRESS]") }
       guard let port = parsePort(w[1]) else { throw ConfigError("invalid port '\(w[1])' for 'listener' (1-65535)") }
       let address: [UInt8]? = w.count == 3 ? w[2] + [0] : nil
       s.listeners.append(ListenerConfig(port: port, address: address, origin: origin))
-    } else if eq(key, "protocol") {
+    case .protocolName:
       let v = try one()
       guard !s.listeners.isEmpty else { throw ConfigError("'protocol' must follow a 'listener' line") }
       if eq(v, "websockets") {
@@ -303,99 +303,29 @@ public enum Config {
       } else {
         throw ConfigError("invalid value '\(v)' for 'protocol' (mqtt or websockets)")
       }
-    } else if eq(key, "http_dir") {
+    case .httpDir:
       let v = try one()
       guard !s.listeners.isEmpty else { throw ConfigError("'http_dir' must follow a 'listener' line") }
       s.listeners[s.listeners.count - 1].httpDir = text(v)
-    } else if eq(key, "websockets_headers_size") {
-      // Mosquitto's 0 ("the default") keeps midge's default.
-      if w.count == 2 && eq(w[1], "0") { return }
-      s.websocketsHeadersBytes = try size(512, 65536)
-    } else if eq(key, "max_websockets_handshakes") {
-      s.websocketsHandshakesMax = try count(1, 4096)
-    } else if eq(key, "websockets_log_level") {
-      _ = try count(0, 65535)  // libwebsockets' own log mask: midge logs WebSockets with log_type websockets
-    } else if eq(key, "allow_anonymous") {
-      let v = try one()
-      if eq(v, "true") { s.allowAnonymous = true } else if eq(v, "false") { s.allowAnonymous = false } else {
-        throw ConfigError("invalid value '\(v)' for 'allow_anonymous' (true or false)")
-      }
-    } else if eq(key, "password_file") {
+    case .includeDir:
+      throw ConfigError("'include_dir' is not allowed here")  // Config.parse reads it where allowed
+    case .passwordFile:
       s.passwordFile = text(try one())
       s.limits.usesPasswordFile = true
-    } else if eq(key, "acl_file") {
+    case .aclFile:
       s.aclFile = text(try one())
       s.limits.usesAclFile = true
-    } else if eq(key, "max_acl_rules") {
-      s.limits.aclRulesMax = try count(1, 1_000_000)
-    } else if eq(key, "max_username_length") {
-      s.limits.usernameBytesMax = try count(1, 65535)
-    } else if eq(key, "auth_max_iterations") {
-      s.authMaxIterations = try count(1, 10_000_000)
-    } else if eq(key, "max_password_entries") {
-      s.limits.passwordEntriesMax = try count(1, 1_000_000)
-    } else if eq(key, "max_auth_file_bytes") {
-      s.limits.authFileBytesMax = try size(1, 64 << 20)
-    } else if eq(key, "per_listener_settings") {
+    case .perListenerSettings:
       throw ConfigError("'\(key)' is not supported yet")
-    } else if eq(key, "memory_budget") {
-      s.limits.memoryBudgetBytes = try size(Config.budgetMin, Config.budgetMax)
-    } else if eq(key, "memory_lock") {
-      s.limits.memoryLock = try flag()
-    } else if eq(key, "max_connections") {
-      // Mosquitto's -1 ("unlimited") keeps the board's default: midge always has a bound.
-      let v = try one()
-      if eq(v, "-1") { return }
-      s.limits.connectionsMax = try count(1, 1_000_000)
-    } else if eq(key, "max_subscriptions") {
-      s.limits.subscriptionsMax = try count(1, 10_000_000)
-    } else if eq(key, "max_packet_size") {
-      s.limits.packetBytesMax = try count(64, 268_435_460)
-    } else if eq(key, "max_topic_length") {
-      s.limits.topicBytesMax = try count(16, 65535)
-    } else if eq(key, "max_client_id_length") {
-      s.limits.clientIDBytesMax = try count(23, 65535)
-    } else if eq(key, "max_queued_bytes") {
-      s.limits.queuedBytesMax = try size(1024, 1 << 30)
-    } else if eq(key, "large_packet_buffers") {
-      s.limits.largeBuffersMax = try count(1, 65536)
-    } else if eq(key, "io_chunk_size") {
-      s.limits.chunkBytes = try size(256, 65536)
-    } else if eq(key, "max_keepalive") {
-      s.limits.keepAliveMaxSeconds = try count(1, 65535)
-    } else if eq(key, "connect_timeout") {
-      s.limits.connectTimeoutSeconds = try count(1, 3600)
-    } else if eq(key, "max_inflight_messages") {
-      s.limits.inflightMax = try count(1, 65535)
-    } else if eq(key, "max_inflight_outgoing") {
-      s.limits.inflightOutgoingMax = try count(1, 65535)
-    } else if eq(key, "qos2_spill_ids") {
-      s.limits.qos2SpillMax = try count(0, 1_000_000)
-    } else if eq(key, "max_sessions") {
-      s.limits.sessionsMax = try count(0, 10_000_000)
-    } else if eq(key, "max_queued_messages") {
-      // Mosquitto's 0 ("unlimited") keeps the default: midge always has a bound.
-      let v = try one()
-      if eq(v, "0") { return }
-      s.limits.queuedMessagesMax = try count(1, 10_000_000)
-    } else if eq(key, "queue_qos0_messages") {
-      s.limits.queueQoS0 = try flag()
-    } else if eq(key, "queue_full_action") {
-      // quota_exceeded and pause: the names before drop_newest became the default.
-      let v = try one()
-      if eq(v, "drop_newest") {
-        s.limits.queueFullAction = .dropNewest
-      } else if eq(v, "drop_oldest") {
-        s.limits.queueFullAction = .dropOldest
-      } else if eq(v, "reject_publish") || eq(v, "quota_exceeded") {
-        s.limits.queueFullAction = .rejectPublish
-      } else if eq(v, "pause_publisher") || eq(v, "pause") {
-        s.limits.queueFullAction = .pausePublisher
-      } else {
-        throw ConfigError(
-          "invalid value '\(v)' for 'queue_full_action' (drop_newest, drop_oldest, reject_publish or pause_publisher)")
-      }
-    } else if eq(key, "receive_maximum_exceeded") {
+    case .pidFile:
+      s.pidFile = text(try one())
+    case .persistenceLocation:
+      s.persistenceLocation = text(try one())  // where persistence will write once it exists
+    case .persistenceFile:
+      _ = try one()  // only meaningful with persistence, which warns
+    case .queueFullAction:
+      s.limits.queueFullAction = try queueFullAction(try one())
+    case .receiveMaximumExceeded:
       let v = try one()
       if eq(v, "disconnect") {
         s.limits.spillsBeyondReceiveMaximum = false
@@ -404,146 +334,116 @@ public enum Config {
       } else {
         throw ConfigError("invalid value '\(v)' for 'receive_maximum_exceeded' (disconnect or spill)")
       }
-    } else if eq(key, "max_retained_messages") {
-      s.limits.retainedMessagesMax = try count(0, 10_000_000)
-    } else if eq(key, "max_retained_bytes") {
-      s.limits.retainedBytesMax = try size(0, 1 << 30)
-    } else if eq(key, "retain_available") {
-      s.limits.retainAvailable = try flag()
-    } else if eq(key, "sys_interval") {
-      s.limits.sysIntervalSeconds = try count(0, 86400)
-    } else if eq(key, "max_topic_alias") {
-      s.limits.topicAliasMax = try count(0, 65535)
-    } else if eq(key, "max_topic_alias_broker") {
-      s.limits.topicAliasBrokerMax = try count(0, 65535)
-    } else if eq(key, "persistent_client_expiration") {
-      let v = try one()
-      guard let seconds = parseDuration(v) else {
-        throw ConfigError("invalid duration '\(v)' for 'persistent_client_expiration' (e.g. 3600, 1h, 2d, 1w, 1m, 1y)")
-      }
-      s.limits.persistentExpirySeconds = seconds
-    } else if eq(key, "socket_send_buffer") {
-      s.limits.socketSendBufferBytes = try size(0, 16 << 20)
-    } else if eq(key, "socket_receive_buffer") {
-      s.limits.socketReceiveBufferBytes = try size(0, 16 << 20)
-    } else if eq(key, "shutdown_flush_timeout") {
-      s.shutdownFlushSeconds = try count(0, 3600)
-    } else if eq(key, "pid_file") {
-      s.pidFile = text(try one())
-    } else if eq(key, "persistence") {
-      s.persistence = try flag()
-      if s.persistence {
-        s.warnings.append(
-          """
-          persistence true: midge does not persist anything yet; sessions, retained and queued messages \
-          are kept in memory only and are LOST when midge stops
-          """)
-      }
-    } else if eq(key, "persistence_location") {
-      s.persistenceLocation = text(try one())  // where persistence will write once it exists
-    } else if eq(key, "persistence_file") {
-      _ = try one()  // only meaningful with persistence, which warns
-    } else if eq(key, "autosave_interval") {
-      _ = try count(0, Int(Int32.max))  // only meaningful with persistence, which warns
-    } else if eq(key, "autosave_on_changes") {
-      _ = try flag()
-    } else if eq(key, "log_dest") || eq(key, "log_type") || eq(key, "connection_messages") || eq(key, "log_timestamp")
-      || eq(key, "log_timestamp_format")
-    {
+    case .logDest, .logType, .logTimestampFormat:
       try applyLog(w, into: &s.log)
-    } else {
-      throw ConfigError("unknown key '\(key)'")
+    case .pskFile, .cafile, .capath, .certfile, .keyfile, .requireCertificate, .useIdentityAsUsername, .pskHint,
+      .tlsVersion, .ciphers:
+      _ = try applyTLS(w, origin: origin, line: line, into: &s)
     }
   }
 
+  /// `queue_full_action`; quota_exceeded and pause: the names before drop_newest became the default.
+  static func queueFullAction(_ v: [UInt8]) throws(ConfigError) -> QueueFullAction {
+    if eq(v, "drop_newest") { return .dropNewest }
+    if eq(v, "drop_oldest") { return .dropOldest }
+    if eq(v, "reject_publish") || eq(v, "quota_exceeded") { return .rejectPublish }
+    if eq(v, "pause_publisher") || eq(v, "pause") { return .pausePublisher }
+    throw ConfigError(
+      "invalid value '\(v)' for 'queue_full_action' (drop_newest, drop_oldest, reject_publish or pause_publisher)")
+  }
+
   static func applyLog(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
-    let key = w[0]
-    func flag() throws(ConfigError) -> Bool {
-      guard w.count == 2 else { throw ConfigError("'\(key)' takes exactly one value") }
-      if eq(w[1], "true") { return true }
-      if eq(w[1], "false") { return false }
-      throw ConfigError("invalid value '\(w[1])' for '\(key)' (true or false)")
+    if eq(w[0], "log_timestamp_format") {
+      try applyTimestampFormat(w, into: &log)
+    } else if eq(w[0], "log_dest") {
+      try applyLogDest(w, into: &log)
+    } else {
+      try applyLogType(w, into: &log)
     }
-    if eq(key, "connection_messages") {
-      log.connectionMessages = try flag()
-    } else if eq(key, "log_timestamp") {
-      log.timestamp = try flag()
-    } else if eq(key, "log_timestamp_format") {
-      // The rest of the line, spaces included, as Mosquitto reads it.
-      guard w.count >= 2 else { throw ConfigError("'log_timestamp_format' takes a format") }
-      var format: [UInt8] = w[1]
-      for word in w.dropFirst(2) { format += [0x20] + word }
-      guard format.count < 64 else { throw ConfigError("'log_timestamp_format' is longer than 63 bytes") }
-      var i = 0
-      while i < format.count {
-        if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
-          let c = i + 1 < format.count ? format[i + 1] : 0
-          guard [UInt8](utf8: "YmdHMSFTsz%").contains(c) else {
-            let after: [UInt8] = c == 0 ? [] : [c]
-            throw ConfigError(
-              "'log_timestamp_format': '%\(after)' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s "
-                + "%z %%)")
-          }
-          i += 1
+  }
+
+  /// `log_timestamp_format FORMAT...`
+  static func applyTimestampFormat(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    // The rest of the line, spaces included, as Mosquitto reads it.
+    guard w.count >= 2 else { throw ConfigError("'log_timestamp_format' takes a format") }
+    var format: [UInt8] = w[1]
+    for word in w.dropFirst(2) { format += [0x20] + word }
+    guard format.count < 64 else { throw ConfigError("'log_timestamp_format' is longer than 63 bytes") }
+    var i = 0
+    while i < format.count {
+      if format[i] == 0x25 {  // '%': the subset the platform formats, in UTC
+        let c = i + 1 < format.count ? format[i + 1] : 0
+        guard [UInt8](utf8: "YmdHMSFTsz%").contains(c) else {
+          let after: [UInt8] = c == 0 ? [] : [c]
+          throw ConfigError(
+            "'log_timestamp_format': '%\(after)' is not supported (midge writes UTC with %Y %m %d %H %M %S %F %T %s "
+              + "%z %%)")
         }
         i += 1
       }
-      log.timestampFormat = text(format)
-    } else if eq(key, "log_dest") {
-      guard w.count >= 2 else { throw ConfigError("'log_dest' takes stderr, stdout, syslog, file PATH or none") }
-      if !log.destinationsSet {
-        log.destinations = 0
-        log.destinationsSet = true
+      i += 1
+    }
+    log.timestampFormat = text(format)
+  }
+
+  /// `log_dest stderr|stdout|syslog|file PATH|none`
+  static func applyLogDest(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    guard w.count >= 2 else { throw ConfigError("'log_dest' takes stderr, stdout, syslog, file PATH or none") }
+    if !log.destinationsSet {
+      log.destinations = 0
+      log.destinationsSet = true
+    }
+    let v = w[1]
+    if eq(v, "file") {
+      guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
+      if let path = log.filePath, Message.utf8(path) != w[2] {  // bytes: no Unicode tables embedded
+        throw ConfigError("'log_dest file' given twice, with another file (midge writes one log file: '\(path)')")
       }
-      let v = w[1]
-      if eq(v, "file") {
-        guard w.count == 3 else { throw ConfigError("'log_dest file' takes exactly one PATH") }
-        if let path = log.filePath, Message.utf8(path) != w[2] {  // bytes: no Unicode tables embedded
-          throw ConfigError("'log_dest file' given twice, with another file (midge writes one log file: '\(path)')")
-        }
-        log.destinations |= LogSettings.file
-        log.filePath = text(w[2])
-        return
-      }
-      guard w.count == 2 else { throw ConfigError("'log_dest \(v)' takes no further value") }
-      if eq(v, "stderr") {
-        log.destinations |= LogSettings.stderr
-      } else if eq(v, "stdout") {
-        log.destinations |= LogSettings.stdout
-      } else if eq(v, "syslog") {
-        log.destinations |= LogSettings.syslog
-      } else if eq(v, "none") {
-        log.destinations = 0
-        log.filePath = nil
-      } else if eq(v, "topic") || eq(v, "dlt") || eq(v, "android") {
-        throw ConfigError("'log_dest \(v)' is not supported (stderr, stdout, syslog, file PATH or none)")
-      } else {
-        throw ConfigError("invalid value '\(v)' for 'log_dest' (stderr, stdout, syslog, file PATH or none)")
-      }
+      log.destinations |= LogSettings.file
+      log.filePath = text(w[2])
+      return
+    }
+    guard w.count == 2 else { throw ConfigError("'log_dest \(v)' takes no further value") }
+    if eq(v, "stderr") {
+      log.destinations |= LogSettings.stderr
+    } else if eq(v, "stdout") {
+      log.destinations |= LogSettings.stdout
+    } else if eq(v, "syslog") {
+      log.destinations |= LogSettings.syslog
+    } else if eq(v, "none") {
+      log.destinations = 0
+      log.filePath = nil
+    } else if eq(v, "topic") || eq(v, "dlt") || eq(v, "android") {
+      throw ConfigError("'log_dest \(v)' is not supported (stderr, stdout, syslog, file PATH or none)")
     } else {
-      guard w.count == 2 else { throw ConfigError("'log_type' takes exactly one value (see README, Logging)") }
-      if !log.typesSet {
-        log.types = 0
-        log.typesSet = true
+      throw ConfigError("invalid value '\(v)' for 'log_dest' (stderr, stdout, syslog, file PATH or none)")
+    }
+  }
+
+  /// `log_type LEVEL`
+  static func applyLogType(_ w: [[UInt8]], into log: inout LogSettings) throws(ConfigError) {
+    guard w.count == 2 else { throw ConfigError("'log_type' takes exactly one value (see README, Logging)") }
+    if !log.typesSet {
+      log.types = 0
+      log.typesSet = true
+    }
+    let v = w[1]
+    if eq(v, "all") {
+      log.types = LogLevel.allMask
+    } else if eq(v, "none") {
+      log.types = 0
+    } else if eq(v, "websockets") {
+      log.types |= LogLevel.debug.rawValue  // WebSocket handshakes and closes are logged at debug level
+    } else {
+      var found = false
+      for level in LogLevel.allCases where eq(v, level.configName) {
+        log.types |= level.rawValue
+        found = true
       }
-      let v = w[1]
-      if eq(v, "all") {
-        log.types = LogLevel.allMask
-      } else if eq(v, "none") {
-        log.types = 0
-      } else if eq(v, "websockets") {
-        log.types |= LogLevel.debug.rawValue  // WebSocket handshakes and closes are logged at debug level
-      } else {
-        var found = false
-        for level in LogLevel.allCases where eq(v, level.configName) {
-          log.types |= level.rawValue
-          found = true
-        }
-        guard found else {
-          throw ConfigError(
-            "invalid value '\(v)' for 'log_type' (error, warning, notice, information, subscribe, unsubscribe, debug, "
-              + "all or none)")
-        }
+      guard found else {
+        throw ConfigError(
+          "invalid value '\(v)' for 'log_type' (error, warning, notice, information, subscribe, unsubscribe, debug, "
+            + "all or none)")
       }
     }
   }
@@ -561,9 +461,14 @@ public enum Config {
     return n
   }
 
-  public static let budgetMin = 64 << 10
-  /// 1 TiB, or what a 32-bit address space can hold.
-  public static let budgetMax = Int.bitWidth == 32 ? Int(Int32.max) : 1 << 40
+  /// A PlanError as one line: the consumer, the relation, or the key and its range.
+  public static func describe(_ e: PlanError) -> Message {
+    guard let key = e.key else { return "\(e.message)" }
+    return "\(key.spec.name) must be \(key.spec.lo)..\(key.spec.hi)\(key.rangeNote)"
+  }
+
+  public static let budgetMin = Limits.budgetMin
+  public static let budgetMax = Limits.budgetMax
 
   // MARK: lexical helpers
 

@@ -42,14 +42,6 @@ extension Config {
     ]
     var isListenerKey = false
     for k in perListener where eq(key, k) { isListenerKey = true }
-    if eq(key, "max_tls_sessions") {
-      s.limits.tlsSessionsMax = try number(w, 0, 65536)
-      return true
-    }
-    if eq(key, "max_tls_handshakes") {
-      s.limits.tlsHandshakesMax = try number(w, 1, 4096)
-      return true
-    }
     if eq(key, "psk_file") {
       s.pskFile = text(try single(w))
       s.pskFileOrigin = ("\(origin):\(line)" as Message).string
@@ -156,14 +148,6 @@ extension Config {
   static func single(_ w: [[UInt8]]) throws(ConfigError) -> [UInt8] {
     guard w.count == 2 else { throw ConfigError("'\(w[0])' takes exactly one value") }
     return w[1]
-  }
-
-  static func number(_ w: [[UInt8]], _ lo: Int, _ hi: Int) throws(ConfigError) -> Int {
-    let v = try single(w)
-    guard let n = parseInt(v), n >= lo, n <= hi else {
-      throw ConfigError("invalid value '\(v)' for '\(w[0])' (\(lo)..\(hi))")
-    }
-    return n
   }
 }
 

@@ -100,19 +100,10 @@ extension Array where Element == UInt8 {
   /// Appends a decimal number (a '-' first when negative).
   @inline(never)
   public mutating func appendDecimal(negative: Bool, _ magnitude: UInt64) {
-    if negative { append(0x2D) }
-    var digits: (UInt64, Int) = (1, 1)
-    while magnitude / digits.0 >= 10 {
-      digits.0 *= 10
-      digits.1 += 1
+    var text: [21 of UInt8] = .init(repeating: 0)  // DecimalText.maxBytes
+    let n = Swift.withUnsafeMutableBytes(of: &text) {
+      DecimalText.write(magnitude, negative: negative, into: $0, at: 0)
     }
-    var v = magnitude
-    var p = digits.0
-    while digits.1 > 0 {
-      append(UInt8(truncatingIfNeeded: 0x30 + v / p))
-      v %= p
-      p /= 10
-      digits.1 -= 1
-    }
+    Swift.withUnsafeBytes(of: &text) { append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
   }
 }

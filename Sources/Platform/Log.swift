@@ -39,22 +39,10 @@ public struct LogLine {
   }
 
   public mutating func add(_ value: Int64) {
-    var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                 UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-      (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-    withUnsafeMutableBytes(of: &digits) { d in
-      var v = value.magnitude
-      var n = 0
-      repeat {
-        d[19 - n] = UInt8(v % 10) + 0x30
-        v /= 10
-        n += 1
-      } while v > 0
-      if value < 0 {
-        d[19 - n] = 0x2D
-        n += 1
-      }
-      add(UnsafeRawBufferPointer(rebasing: d[(20 - n)...]))
+    var text: [21 of UInt8] = .init(repeating: 0)  // DecimalText.maxBytes
+    withUnsafeMutableBytes(of: &text) { t in
+      let n = DecimalText.write(UInt64(value.magnitude), negative: value < 0, into: t, at: 0)
+      add(UnsafeRawBufferPointer(rebasing: t[0..<n]))
     }
   }
 }

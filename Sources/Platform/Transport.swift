@@ -105,7 +105,9 @@ extension EventLoop {
     let established = !(transport.overTLS && (tls?.states[Int(t)].handshaking ?? true))
     if transport.framed {
       endWebSocket(id)  // the last frames (an open WebSocket only), the buffers back
-    } else if established && broker.outputCount(id) > 0 && !(transport.overTLS && tls!.states[Int(t)].pendingWrite != 0) {
+    } else if established && broker.outputCount(id) > 0
+      && !(transport.overTLS && tls!.states[Int(t)].pendingWrite != 0)
+    {
       // One last attempt: a CONNACK with a refusal code, say (TLS: one record).
       let count = broker.gatherOutput(id, into: slices, capacity: transport.overTLS ? 1 : EventLoop.slicesCapacity)
       if count > 0 {

@@ -82,7 +82,8 @@ final class AuthFiles: Reloadable {
     let text = try r.read(path)
     let table: PasswordTable
     do throws(AuthFileError) {
-      table = try PasswordTable.parse(text, into: r.tables[r.spare], iterationsMax: iterationsMax)
+      table = try PasswordTable.parse(
+        text, into: r.tables[r.spare], iterationsMax: iterationsMax, crypto: System.passwordCrypto)
     } catch {
       throw .parse(error)
     }

@@ -14,7 +14,7 @@ enum CLI {
     do throws(ConfigError) {
       var cli = Settings()
       try Config.parseArguments(args, into: &cli)
-      if cli.action == .help || cli.action == .version { settings.action = cli.action }
+      if cli.action == .help || cli.action == .helpConfig || cli.action == .version { settings.action = cli.action }
       if settings.action == .run {
         try Config.parse(System.boardDefaults, origin: ("board profile \(board)" as Message).string, into: &settings)
       }
@@ -26,8 +26,12 @@ enum CLI {
         out("\(Config.usage)")
         return 0
       }
+      if settings.action == .helpConfig {
+        out(Config.keyListing())
+        return 0
+      }
       if settings.action == .version {
-        out("midge \(version) (board \(board), MQTT 3.1 and 3.1.1)\n")
+        out("midge \(version) (board \(board), MQTT 3.1, 3.1.1 and 5.0)\n")
         return 0
       }
       if let path = cli.configPath { try readConfig(path, into: &settings) }
@@ -61,7 +65,7 @@ enum CLI {
         fail("memory plan does not fit: budget \(error.budgetBytes) bytes, at least \(error.neededBytes) needed;"
           + " raise memory_budget or shrink \(error.message)")
       } else {
-        fail("\(error.message)")
+        fail(Config.describe(error))
       }
       return 1
     }
@@ -84,21 +88,7 @@ enum CLI {
   static func loadTLS(_ settings: Settings) -> TLSStartup? {
     var result = TLSStartup()
     result.sessions = settings.limits.tlsSessionsMax
-    var psk: [([UInt8], [UInt8])] = []
-    if let path = settings.pskFile {
-      do throws(ConfigError) {
-        let text: [UInt8]
-        do throws(SystemError) {
-          text = try System.readFile(path, limit: settings.limits.authFileBytesMax)
-        } catch {
-          throw ConfigError("\(settings.pskFileOrigin): cannot read psk_file '\(path)': \(error.description)")
-        }
-        psk = try Config.parsePSKFile(text, origin: path)
-      } catch {
-        fail(error.text)
-        return nil
-      }
-    }
+    guard let psk = readPSKFile(settings) else { return nil }
     let tlsListeners = settings.listeners.filter { $0.tls.isEnabled }
     for l in tlsListeners {
       let t = l.tls
@@ -200,50 +190,8 @@ enum CLI {
     defer { removePidFile(settings) }
     // Before the first listener opens: a SIGTERM as soon as the port answers is a clean stop.
     System.installStopHandlers()
-    // The arena: zero pages, resident as the broker uses them; all of it now with memory_lock
-    // (before the listeners open: a client that connects finds it in place).
-    let arena: Arena
-    do throws(SystemError) {
-      arena = try System.mapArena(plan.memory)
-    } catch {
-      fail("cannot map the memory plan's \(plan.memory.totalBytes) bytes: \(error.description)")
-      return 1
-    }
-    if settings.limits.memoryLock {
-      do throws(SystemError) {
-        try System.lockArena(arena)
-      } catch {
-        var limit: Message = "unlimited"
-        if let bytes = System.memoryLockLimit { limit = "\(bytes) bytes" }
-        fail("memory_lock: the kernel cannot lock the arena's \(arena.byteCount) bytes in RAM "
-          + "(mlock: \(error.description); RLIMIT_MEMLOCK is \(limit)): raise the limit to at least "
-          + "\(arena.byteCount) bytes (ulimit -l, systemd LimitMEMLOCK=) or set memory_lock false")
-        return 1
-      }
-    }
-    var sockets: [ListenerSocket] = []
-    for l in settings.effectiveListeners {
-      do throws(SystemError) {
-        let fd = try System.listen(address: l.address, port: l.port)
-        var dir: HTTPDirectory? = nil
-        if let path = l.httpDir {
-          do throws(SystemError) {
-            dir = try HTTPDirectory(path: path)
-          } catch {
-            fail("\(l.origin): listener \(l.port): cannot open http_dir '\(path)': \(error.description)")
-            return 1
-          }
-        }
-        sockets.append(
-          ListenerSocket(
-            fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port, websockets: l.websockets,
-            httpDirectory: dir))
-      } catch {
-        let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
-        fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
-        return 1
-      }
-    }
+    guard let arena = mapArena(settings, plan) else { return 1 }
+    guard var sockets = openListeners(settings) else { return 1 }
     let broker = Broker(plan: plan, arena: arena)
     broker.versionText = version
     // password_file and acl_file, into their regions of the plan (errors: FILE:LINE).
@@ -254,23 +202,8 @@ enum CLI {
     }
     var tls: TLSSessions? = nil
     if !tlsStartup.files.isEmpty {
-      do throws(TLSError) {
-        let t = try TLSSessions(
-          plan: plan, first: 0, arena: arena, sessions: tlsStartup.sessions,
-          handshakes: settings.limits.tlsHandshakesMax, listeners: tlsStartup.files)
-        var k = 0
-        for (i, l) in settings.effectiveListeners.enumerated() where l.tls.isEnabled {
-          let s = sockets[i]
-          sockets[i] = ListenerSocket(
-            fd: s.fd, anonymousAllowed: s.anonymousAllowed, tls: t.listeners[k], port: s.port, websockets: s.websockets,
-            httpDirectory: s.httpDirectory)
-          k += 1
-        }
-        tls = t
-      } catch {
-        fail("TLS: \(error.message)")
-        return 1
-      }
+      guard let t = startTLS(settings, plan, arena, tlsStartup, &sockets) else { return 1 }
+      tls = t
     }
     // WebSockets: their lines follow TLS's in the plan.
     let tlsLines = tlsStartup.sessions > 0 ? 5 : 0  // TLSSessions.planLines
@@ -289,12 +222,7 @@ enum CLI {
     loop.shutdownFlushMs = UInt64(settings.shutdownFlushSeconds) * 1000
     if auth.hasFiles { loop.reloadables.append(auth) }
     if let tls { loop.reloadables.append(tls) }
-    for (l, s) in zip(settings.effectiveListeners, sockets) {
-      let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
-      let kind: Message = l.websockets ? (l.tls.isEnabled ? "WebSockets over TLS, " : "WebSockets, ")
-        : l.tls.isEnabled ? "TLS, " : ""
-      Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(kind)\(anonymous))")
-    }
+    logListeners(settings, sockets)
     if nofile >= 0 && nofile < wanted {
       Log.text(.warning, "open file limit \(nofile) is below max_connections + listeners")
     }
@@ -304,6 +232,12 @@ enum CLI {
     System.notifyServiceManager("READY=1")  // systemd Type=notify: listeners are open
     loop.run()
     System.notifyServiceManager("STOPPING=1")
+    logStop(tls, tlsStartup)
+    return 0
+  }
+
+  /// The last lines: TLS heap use, allocations after startup (none expected), log errors.
+  static func logStop(_ tls: TLSSessions?, _ tlsStartup: TLSStartup) {
     let after = AllocationGuard.sealedAllocations
     AllocationGuard.unseal()
     if let tls {
@@ -316,7 +250,23 @@ enum CLI {
     }
     if Log.writeErrors > 0 { Log.text(.warning, "\(Log.writeErrors) log lines could not be written") }
     Log.text(.notice, "midge stopped")
-    return 0
+  }
+
+  /// psk_file's identities and keys (none without one); nil after printing why it failed.
+  static func readPSKFile(_ settings: Settings) -> [([UInt8], [UInt8])]? {
+    guard let path = settings.pskFile else { return [] }
+    do throws(ConfigError) {
+      let text: [UInt8]
+      do throws(SystemError) {
+        text = try System.readFile(path, limit: settings.limits.authFileBytesMax)
+      } catch {
+        throw ConfigError("\(settings.pskFileOrigin): cannot read psk_file '\(path)': \(error.description)")
+      }
+      return try Config.parsePSKFile(text, origin: path)
+    } catch {
+      fail(error.text)
+      return nil
+    }
   }
 
   static func removePidFile(_ settings: Settings) {
@@ -364,6 +314,93 @@ enum CLI {
     } else {
       out("kernel socket buffers, outside the budget: kernel defaults (set socket_send_buffer and "
         + "socket_receive_buffer to bound them)\n")
+    }
+  }
+
+  /// Opens every listener (and its http_dir); nil after printing why one failed.
+  /// The arena: zero pages, resident as the broker uses them; all of it with memory_lock
+  /// (mapped before the listeners open: a client that connects finds it in place). Nil after
+  /// printing why not.
+  static func mapArena(_ settings: Settings, _ plan: BrokerPlan) -> Arena? {
+    let arena: Arena
+    do throws(SystemError) {
+      arena = try System.mapArena(plan.memory)
+    } catch {
+      fail("cannot map the memory plan's \(plan.memory.totalBytes) bytes: \(error.description)")
+      return nil
+    }
+    guard settings.limits.memoryLock else { return arena }
+    do throws(SystemError) {
+      try System.lockArena(arena)
+    } catch {
+      var limit: Message = "unlimited"
+      if let bytes = System.memoryLockLimit { limit = "\(bytes) bytes" }
+      fail("memory_lock: the kernel cannot lock the arena's \(arena.byteCount) bytes in RAM "
+        + "(mlock: \(error.description); RLIMIT_MEMLOCK is \(limit)): raise the limit to at least "
+        + "\(arena.byteCount) bytes (ulimit -l, systemd LimitMEMLOCK=) or set memory_lock false")
+      return nil
+    }
+    return arena
+  }
+
+  static func openListeners(_ settings: Settings) -> [ListenerSocket]? {
+    var sockets: [ListenerSocket] = []
+    for l in settings.effectiveListeners {
+      do throws(SystemError) {
+        let fd = try System.listen(address: l.address, port: l.port)
+        var dir: HTTPDirectory? = nil
+        if let path = l.httpDir {
+          do throws(SystemError) {
+            dir = try HTTPDirectory(path: path)
+          } catch {
+            fail("\(l.origin): listener \(l.port): cannot open http_dir '\(path)': \(error.description)")
+            return nil
+          }
+        }
+        sockets.append(
+          ListenerSocket(
+            fd: fd, anonymousAllowed: settings.anonymousAllowed(l), port: l.port, websockets: l.websockets,
+            httpDirectory: dir))
+      } catch {
+        let reason = error.isInvalidAddress ? "not an IPv4 or IPv6 address" : error.description
+        fail("\(l.origin): listener \(l.addressText) port \(l.port): \(reason)")
+        return nil
+      }
+    }
+    return sockets
+  }
+
+  /// The TLS sessions, and each TLS listener's socket given its configuration; nil after
+  /// printing why they could not be set up.
+  static func startTLS(
+    _ settings: Settings, _ plan: BrokerPlan, _ arena: Arena, _ tlsStartup: TLSStartup,
+    _ sockets: inout [ListenerSocket]
+  ) -> TLSSessions? {
+    do throws(TLSError) {
+      let t = try TLSSessions(
+        plan: plan, first: 0, arena: arena, sessions: tlsStartup.sessions,
+        handshakes: settings.limits.tlsHandshakesMax, listeners: tlsStartup.files)
+      var k = 0
+      for (i, l) in settings.effectiveListeners.enumerated() where l.tls.isEnabled {
+        let s = sockets[i]
+        sockets[i] = ListenerSocket(
+          fd: s.fd, anonymousAllowed: s.anonymousAllowed, tls: t.listeners[k], port: s.port, websockets: s.websockets,
+          httpDirectory: s.httpDirectory)
+        k += 1
+      }
+      return t
+    } catch {
+      fail("TLS: \(error.message)")
+      return nil
+    }
+  }
+
+  static func logListeners(_ settings: Settings, _ sockets: [ListenerSocket]) {
+    for (l, s) in zip(settings.effectiveListeners, sockets) {
+      let anonymous = s.anonymousAllowed ? "anonymous clients allowed" : "anonymous clients refused"
+      let kind: Message = l.websockets ? (l.tls.isEnabled ? "WebSockets over TLS, " : "WebSockets, ")
+        : l.tls.isEnabled ? "TLS, " : ""
+      Log.text(.notice, "midge \(version) listening on \(l.addressText):\(l.port) (\(kind)\(anonymous))")
     }
   }
 

@@ -33,6 +33,22 @@ enum Passwd {
   static let passwordBytesMax = 65535  // an MQTT password field
   static let fileBytesMax = 64 << 20
 
+  /// USER's `$7$` line for PASSWORD with a fresh salt; nil after printing why not.
+  static func newEntry(_ user: [UInt8], _ password: [UInt8]) -> [UInt8]? {
+    let salt: [UInt8]
+    do throws(SystemError) {
+      salt = try System.randomBytes(saltBytes)
+    } catch {
+      _ = failure("getrandom: \(error.description)")
+      return nil
+    }
+    return password.withUnsafeBytes { p in
+      salt.withUnsafeBytes { s in
+        PasswordTable.entryLine(user: user, password: p, salt: s, iterations: iterations, crypto: System.passwordCrypto)
+      }
+    }
+  }
+
   static func main(_ args: [[UInt8]]) -> Int32 {
     var create = false
     var batch = false
@@ -87,15 +103,7 @@ enum Passwd {
       }
       guard !password.isEmpty else { return failure("empty password") }
       guard password.count <= passwordBytesMax else { return failure("password longer than 65535 bytes") }
-      let salt: [UInt8]
-      do throws(SystemError) {
-        salt = try System.randomBytes(saltBytes)
-      } catch {
-        return failure("getrandom: \(error.description)")
-      }
-      let entry = password.withUnsafeBytes { p in
-        salt.withUnsafeBytes { s in PasswordTable.entryLine(user: user, password: p, salt: s, iterations: iterations) }
-      }
+      guard let entry = newEntry(user, password) else { return 1 }
       if let index { lines[index] = entry } else { lines.append(entry) }
     }
     var out: [UInt8] = []

@@ -4,11 +4,15 @@
 // byte by byte here. Checked: what each client is answered (CONNACK, PUBACK, SUBACK reason
 // codes) and what is delivered; `Broker.setIdentity` (the TLS hook) skips the password check
 // and is the user name for ACLs, including %u patterns.
+import CTLS
 import MQTTWire
 import MidgeAuth
 import Testing
 
 @testable import BrokerCore
+
+/// The password hashes the executable passes in: mbedTLS through CTLS.
+let testCrypto = PasswordCrypto(sha512: ctls_sha512_pair, pbkdf2: ctls_pbkdf2_sha512)
 
 /// Text that outlives the test's broker (tables point into it).
 private func keep(_ text: String) -> UnsafeRawBufferPointer {
@@ -29,13 +33,13 @@ private func passwordTable(_ users: [(String, String)]) throws -> PasswordTable 
   for (u, pw) in users {
     let salt: [UInt8] = Array("0123456789ab".utf8)
     let line = Array(pw.utf8).withUnsafeBytes { p in
-      salt.withUnsafeBytes { s in PasswordTable.entryLine(user: Array(u.utf8), password: p, salt: s, iterations: 3) }
+      salt.withUnsafeBytes { s in PasswordTable.entryLine(user: Array(u.utf8), password: p, salt: s, iterations: 3, crypto: testCrypto) }
     }
     text += line + [0x0A]
   }
   let storage = UnsafeMutableBufferPointer<PasswordEntry>.allocate(capacity: 8)
   storage.initialize(repeating: PasswordEntry())
-  return try PasswordTable.parse(keep(String(decoding: text, as: UTF8.self)), into: storage, iterationsMax: 10)
+  return try PasswordTable.parse(keep(String(decoding: text, as: UTF8.self)), into: storage, iterationsMax: 10, crypto: testCrypto)
 }
 
 /// CONNECT (MQTT 5 or 3.1.1) with an optional user name and password.

@@ -78,7 +78,7 @@ struct ConnectTests {
     net.closeAllAndCheckPools()
   }
 
-  @Test("an MQTT 5 CONNECT is accepted: CONNACK 0x00 with the server's limits as properties [MQTT-3.2.2-?] §3.2.2.3")
+  @Test("an MQTT 5 CONNECT is accepted: CONNACK 0x00 with the server's limits as properties [§3.2.2] §3.2.2.3")
   func mqtt5Accepted() throws {
     let net = FakeNetwork()
     let c = try #require(net.connect())

@@ -271,7 +271,7 @@ struct RoutingTests {
       ("no filters", P.packet(0x82, [0x00, 0x01]), CloseReason.protocolError),
       ("# not last", P.subscribe(1, "a/#/b"), .protocolError),
       ("+ inside a level", P.subscribe(1, "a/b+"), .protocolError),
-      ("requested QoS 3", P.subscribe(1, [("a", 3)]), .malformed),  // [MQTT-3-8.3-4]
+      ("requested QoS 3", P.subscribe(1, [("a", 3)]), .malformed),  // [MQTT-3.8.3-4]
       ("packet id 0", P.subscribe(0, "a"), .protocolError),
       ("empty filter", P.subscribe(1, ""), .protocolError),
       ("SUBSCRIBE flags 0000", [0x80] + P.subscribe(1, "a").dropFirst(), .malformed),

@@ -11,7 +11,7 @@ import Testing
 struct ScenarioMQTT5Tests {
   // MARK: CONNACK
 
-  @Test("CONNACK properties: Receive Maximum = max_inflight_messages, Maximum Packet Size, Topic Alias Maximum [MQTT-3.2.2-?] §3.2.2.3")
+  @Test("CONNACK properties: Receive Maximum = max_inflight_messages, Maximum Packet Size, Topic Alias Maximum [§3.2.2] §3.2.2.3")
   func connackProperties() throws {
     let net = FakeNetwork(limits { $0.inflightMax = 7 })
     let (_, ack) = try net.open("c", v5: true)
@@ -45,7 +45,7 @@ struct ScenarioMQTT5Tests {
 
   // MARK: topic aliases
 
-  @Test("topic alias: set with a topic, then used with an empty topic; forwarded with the full topic and no alias [MQTT-3.3.2-12] [MQTT-3.3.4-?]")
+  @Test("topic alias: set with a topic, then used with an empty topic; forwarded with the full topic and no alias [MQTT-3.3.2-12] [§3.3.4]")
   func topicAlias() throws {
     let net = FakeNetwork()
     let s = try net.join("s", v5: true)
@@ -227,7 +227,7 @@ struct ScenarioMQTT5Tests {
 
   // MARK: payload format
 
-  @Test("Payload Format Indicator 1 with invalid UTF-8: QoS 1 → PUBACK 0x99, QoS 0 → DISCONNECT 0x99; nothing delivered [MQTT-3.3.2-?] §3.3.2.3.2")
+  @Test("Payload Format Indicator 1 with invalid UTF-8: QoS 1 → PUBACK 0x99, QoS 0 → DISCONNECT 0x99; nothing delivered [§3.3.2] §3.3.2.3.2")
   func payloadFormatInvalid() throws {
     let net = FakeNetwork()
     let s = try net.join("s", v5: true)
@@ -322,7 +322,7 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
-  @Test("shared subscriptions: each message goes to exactly one member, in turn; a non-shared subscriber gets all [MQTT-4.8.2-?] §4.8.2")
+  @Test("shared subscriptions: each message goes to exactly one member, in turn; a non-shared subscriber gets all [§4.8.2] §4.8.2")
   func sharedRoundRobin() throws {
     let net = FakeNetwork()
     let m1 = try net.join("m1", v5: true)
@@ -373,7 +373,7 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
-  @Test("shared subscription: a retained message is not sent at subscribe [MQTT-3.8.4-?] §4.8.2")
+  @Test("shared subscription: a retained message is not sent at subscribe [§3.8.4] §4.8.2")
   func sharedNoRetained() throws {
     let net = FakeNetwork()
     let p = try net.join("p", v5: true)
@@ -417,7 +417,7 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
-  @Test("subscription table full: SUBACK 0x97 (MQTT 5) / 0x80 (3.1.1) for the filters that do not fit [MQTT-3.9.3-?]")
+  @Test("subscription table full: SUBACK 0x97 (MQTT 5) / 0x80 (3.1.1) for the filters that do not fit [§3.9.3]")
   func subackFull() throws {
     let net = FakeNetwork(limits { $0.subscriptionsMax = 2 })
     let c = try net.join("a", v5: true)
@@ -459,7 +459,7 @@ struct ScenarioMQTT5Tests {
     net.finish()
   }
 
-  @Test("retain_available false: CONNACK says Retain Available 0, a retained PUBLISH → DISCONNECT 0x9A [MQTT-3.3.1-?] §3.2.2.3.5")
+  @Test("retain_available false: CONNACK says Retain Available 0, a retained PUBLISH → DISCONNECT 0x9A [§3.3.1] §3.2.2.3.5")
   func retainNotAvailable() throws {
     let net = FakeNetwork(limits { $0.retainAvailable = false })
     let (c, ack) = try net.open("c", v5: true)

@@ -269,7 +269,7 @@ struct ScenarioWillTests {
     net.finish()
   }
 
-  @Test("MQTT 5 will properties are forwarded (user property, content type) without the Will Delay Interval; Message Expiry counts from publication [MQTT-3.1.3-?] §3.1.3.2")
+  @Test("MQTT 5 will properties are forwarded (user property, content type) without the Will Delay Interval; Message Expiry counts from publication [§3.1.3] §3.1.3.2")
   func willProperties() throws {
     let net = FakeNetwork()
     let w = try net.join("watch", v5: true)

@@ -327,7 +327,7 @@ final class SimOracle {
         if first.count > routes {
           let how = rs.map { "QoS \($0.qos.rawValue)\($0.dup ? " DUP" : "")" }.joined(separator: ", ")
           return "\(m.label) reached client \(client) \(rs.count) times (\(how)); its publisher sent it "
-            + "\(m.transmissions) time(s), so at most \(routes) copies without DUP [MQTT-4.3.1] [MQTT-4.3.3]"
+            + "\(m.transmissions) time(s), so at most \(routes) copies without DUP [§4.3.1] [§4.3.3]"
         }
         for r in rs where r.event < m.sentAt {
           return "\(m.label) reached client \(client) before it was published"
@@ -351,7 +351,7 @@ final class SimOracle {
   /// With outbound QoS: an acknowledged QoS 1/2 message (or a published QoS 1/2 will) reaches
   /// every client whose matching subscription, granted at QoS >= 1, was active before the
   /// message was sent and lasted with its session to the end: at least once, and exactly once
-  /// when both the message and the subscription are QoS 2. [MQTT-4.3.2] [MQTT-4.3.3]
+  /// when both the message and the subscription are QoS 2. [§4.3.2] [§4.3.3]
   func checkGuaranteedDelivery() -> String? {
     guard features.contains(.outboundQoS) else { return nil }
     let byMessage = copies()

@@ -753,7 +753,7 @@ struct SubscriptionOptionsTests {
     }
   }
 
-  @Test("3.1.1: only QoS 0, 1, 2; every other bit is reserved [MQTT-3-8.3-4] (3.1.1)")
+  @Test("3.1.1: only QoS 0, 1, 2; every other bit is reserved [MQTT-3.8.3-4] (3.1.1)")
   func v311() {
     for o in 0...255 {
       let o = UInt8(o)

@@ -14,7 +14,7 @@
 // list of (identifier, value) pairs they must parse to). The vectors are exercised by
 // Verifier.swift (whole, byte by byte, split, concatenated, at an offset, re-encoded), seed
 // FuzzishTests.swift and are decoded allocation-free by AllocationTests.swift. `v5KnownGaps`
-// holds single-packet rules the codec does not enforce yet: they fail until it does. The
+// holds single-packet rules a review found the codec did not enforce; it does now. The
 // tests at the end check the table itself: unique names, a spec tag on every vector, every
 // decode error produced somewhere (the MQTT 5 ones by an MQTT 5 vector), every packet type
 // decoded in 3.1.1 and in MQTT 5 form.
@@ -1803,7 +1803,7 @@ enum Vectors {
       ],
       bad(.invalidTopicFilter), version: .v311),
     Vector(
-      "SUBSCRIBE requested QoS 3", "[MQTT-3-8.3-4]",
+      "SUBSCRIBE requested QoS 3", "[MQTT-3.8.3-4]",
       [
         0x82,  // SUBSCRIBE
         0x06,  // remaining length 6
@@ -1814,7 +1814,7 @@ enum Vectors {
       ],
       bad(.invalidSubscriptionOptions), version: .v311),
     Vector(
-      "SUBSCRIBE options reserved bit 2", "[MQTT-3-8.3-4]",
+      "SUBSCRIBE options reserved bit 2", "[MQTT-3.8.3-4]",
       [
         0x82,  // SUBSCRIBE
         0x06,  // remaining length 6
@@ -1825,7 +1825,7 @@ enum Vectors {
       ],
       bad(.invalidSubscriptionOptions), version: .v311),
     Vector(
-      "SUBSCRIBE options reserved bit 7", "[MQTT-3-8.3-4]",
+      "SUBSCRIBE options reserved bit 7", "[MQTT-3.8.3-4]",
       [
         0x82,  // SUBSCRIBE
         0x06,  // remaining length 6
@@ -1850,7 +1850,7 @@ enum Vectors {
       ],
       bad(.invalidTopicFilter), version: .v311),
     Vector(
-      "SUBSCRIBE second entry QoS 3", "[MQTT-3-8.3-4]",
+      "SUBSCRIBE second entry QoS 3", "[MQTT-3.8.3-4]",
       [
         0x82,  // SUBSCRIBE
         0x0A,  // remaining length 10
@@ -3800,9 +3800,8 @@ extension Vectors {
       bad(.truncated), version: .v5),
   ]
 
-  /// Single-packet rules of MQTT 5 that the codec does not enforce yet. These vectors FAIL
-  /// until the codec is fixed (see the report that came with them); the expected error is
-  /// the one the proposed fix raises.
+  /// Single-packet rules of MQTT 5 that a review found the codec did not enforce. The codec
+  /// enforces them now; these vectors keep it so.
   static let v5KnownGaps: [Vector] = [
     Vector(
       "v5 PUBLISH Response Topic with a wildcard", "[MQTT-3.3.2-14]",

@@ -1,9 +1,11 @@
-// Method: published vectors for the primitives (SHA-512 from FIPS 180-4 / RFC 6234, HMAC-SHA512
-// from RFC 4231, PBKDF2-HMAC-SHA512 vectors as published for RFC 6070's inputs), then entries
+// Method: published vectors for the primitives the executable passes in (mbedTLS's SHA-512
+// through CTLS: FIPS 180-4 / RFC 6234; PBKDF2-HMAC-SHA512 vectors as published for RFC 6070's
+// inputs, and a password longer than the HMAC block checked against Python's hashlib), then entries
 // written by Debian's real mosquitto_passwd 2.0.11 (`-H sha512` gives $6$, the default $7$)
 // that must verify with the right password and fail with a wrong one, then the file parser's
 // refusals (line numbers), then the ACL semantics of Mosquitto 2.0 case by case. The checks
 // used after startup are run under the host allocation counter: they must allocate nothing.
+import CTLS
 import HostAllocCounter
 import Testing
 
@@ -19,23 +21,27 @@ func hex(_ b: UnsafeRawBufferPointer) -> String {
   return s
 }
 
-func sha512(_ s: [UInt8]) -> String {
-  var h = SHA512()
-  s.withUnsafeBytes { h.update($0) }
+/// What the executable passes in (Platform's System.passwordCrypto): mbedTLS through CTLS.
+let crypto = PasswordCrypto(sha512: ctls_sha512_pair, pbkdf2: ctls_pbkdf2_sha512)
+
+/// SHA-512 of a || b.
+func sha512(_ a: [UInt8], _ b: [UInt8] = []) -> String {
   var out = [UInt8](repeating: 0, count: 64)
-  out.withUnsafeMutableBytes { h.finish(into: $0) }
+  a.withUnsafeBytes { x in b.withUnsafeBytes { y in out.withUnsafeMutableBytes { crypto.sha512(x, y, into: $0) } } }
   return out.withUnsafeBytes { hex($0) }
 }
 
-func pbkdf2(_ p: String, _ s: String, _ c: Int) -> String {
+func pbkdf2(_ p: [UInt8], _ s: [UInt8], _ c: Int) -> String {
   var out = [UInt8](repeating: 0, count: 64)
-  Array(p.utf8).withUnsafeBytes { pb in
-    Array(s.utf8).withUnsafeBytes { sb in
-      out.withUnsafeMutableBytes { PBKDF2.sha512(password: pb, salt: sb, iterations: c, into: $0) }
+  p.withUnsafeBytes { pb in
+    s.withUnsafeBytes { sb in
+      out.withUnsafeMutableBytes { crypto.pbkdf2(password: pb, salt: sb, iterations: c, into: $0) }
     }
   }
   return out.withUnsafeBytes { hex($0) }
 }
+
+func pbkdf2(_ p: String, _ s: String, _ c: Int) -> String { pbkdf2(Array(p.utf8), Array(s.utf8), c) }
 
 // Real mosquitto_passwd 2.0.11 output (Debian 12): alice/secret1 ($7$), bob/hunter2 (-H sha512,
 // $6$), carol/pässwörd ($7$, UTF-8).
@@ -55,7 +61,7 @@ func withPasswords<R>(_ text: String, max: Int = 1000, _ body: (PasswordTable) -
   let storage = UnsafeMutableBufferPointer<PasswordEntry>.allocate(capacity: 16)
   defer { storage.deallocate() }
   let table = try PasswordTable.parse(
-    UnsafeRawBufferPointer(rebasing: p[0..<bytes.count]), into: storage, iterationsMax: max)
+    UnsafeRawBufferPointer(rebasing: p[0..<bytes.count]), into: storage, iterationsMax: max, crypto: crypto)
   return body(table)
 }
 
@@ -85,26 +91,12 @@ func verify(_ t: PasswordTable, _ user: String, _ password: String?) -> Bool {
     let two = Array("abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu".utf8)
     #expect(sha512(two) == "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018"
       + "501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909")
-    // RFC 6234 TEST3: one million 'a' (fed in uneven pieces).
-    var h = SHA512()
-    let a = [UInt8](repeating: 0x61, count: 1000)
-    for i in 0..<1000 { a.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<(i % 2 == 0 ? 999 : 1000)])) } }
-    a.withUnsafeBytes { h.update(UnsafeRawBufferPointer(rebasing: $0[0..<500])) }
-    var out = [UInt8](repeating: 0, count: 64)
-    out.withUnsafeMutableBytes { h.finish(into: $0) }
-    #expect(out.withUnsafeBytes { hex($0) } == "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
+    // The pair is hashed as one message ($6$: password || salt).
+    #expect(sha512(Array("ab".utf8), Array("c".utf8)) == sha512(Array("abc".utf8)))
+    // RFC 6234 TEST3: one million 'a', split unevenly between the two parts.
+    #expect(sha512([UInt8](repeating: 0x61, count: 999_937), [UInt8](repeating: 0x61, count: 63))
+      == "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
       + "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b")
-  }
-
-  @Test func hmacRFC4231() {
-    // RFC 4231 test case 2: key "Jefe".
-    var out = [UInt8](repeating: 0, count: 64)
-    let mac = Array("Jefe".utf8).withUnsafeBytes { HMACSHA512(key: $0) }
-    Array("what do ya want for nothing?".utf8).withUnsafeBytes { m in
-      out.withUnsafeMutableBytes { mac.mac(m, UnsafeRawBufferPointer(start: nil, count: 0), into: $0) }
-    }
-    #expect(out.withUnsafeBytes { hex($0) } == "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea250554"
-      + "9758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737")
   }
 
   @Test func pbkdf2Vectors() {
@@ -115,6 +107,16 @@ func verify(_ t: PasswordTable, _ user: String, _ password: String?) -> Bool {
       + "f76cab2868a39b9f7840edce4fef5a82be67335c77a6068e04112754f27ccf4e")
     #expect(pbkdf2("password", "salt", 4096) == "d197b1b33db0143e018b12f3d1d1479e6cdebdcc97c5c0f87f6902e072f457b5"
       + "143f30602641b3d55cd335988cb36b84376060ecd532e039b742a239434af2d5")
+    #expect(
+      pbkdf2("passwordPASSWORDpassword", "saltSALTsaltSALTsaltSALTsaltSALTsalt", 4096)
+        == "8c0511f4c6e597c6ac6315d8f0362e225f3c501495ba23b868c005174dc4ee71"
+        + "115b59f9e60cd9532fa33e0f75aefe30225c583a186cd82bd4daea9724a3d3b8")
+    // A password longer than the 128-byte HMAC block is hashed first (RFC 2104); the salt here is
+    // as long (an empty password file hashes the password against itself). Python's hashlib:
+    // pbkdf2_hmac('sha512', pw, pw, 3, 64) for pw = bytes((i*7+3)%256 for i in range(200)).
+    let long = (0..<200).map { UInt8(($0 * 7 + 3) % 256) }
+    #expect(pbkdf2(long, long, 3) == "712da88a5d453650ec5034f04838a517757d76e7a4f41d20db282fffa230fa04"
+      + "39ed5370f5e8bbf6a999e2cc4e74f8f4f54ee7dd9e427d604d89e19ac24d6e10")
   }
 
   @Test func base64RoundTrip() {
@@ -172,7 +174,7 @@ func verify(_ t: PasswordTable, _ user: String, _ password: String?) -> Bool {
     let salt: [UInt8] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]
     let line = Array("dave".utf8).withUnsafeBytes { _ in
       Array("open sesame".utf8).withUnsafeBytes { p in salt.withUnsafeBytes { s in
-        PasswordTable.entryLine(user: Array("dave".utf8), password: p, salt: s, iterations: 101)
+        PasswordTable.entryLine(user: Array("dave".utf8), password: p, salt: s, iterations: 101, crypto: crypto)
       } }
     }
     let text = String(decoding: line, as: UTF8.self)

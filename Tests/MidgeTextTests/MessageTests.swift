@@ -50,3 +50,21 @@ struct MessageTests {
     #expect([UInt8](utf8: "-c") == [0x2D, 0x63])
   }
 }
+
+@Suite("DecimalText")
+struct DecimalTextTests {
+  @Test("the one decimal formatter: zero, extremes, negatives; Message and $SYS text use it")
+  func formats() {
+    for (v, negative, text) in [
+      (UInt64(0), false, "0"), (7, false, "7"), (10, false, "10"), (1_000_000, false, "1000000"),
+      (UInt64.max, false, "18446744073709551615"), (1, true, "-1"), (UInt64(Int64.max) + 1, true, "-9223372036854775808"),
+    ] {
+      var out = [UInt8](repeating: 0x2A, count: 2 + DecimalText.maxBytes)
+      let end = out.withUnsafeMutableBytes { DecimalText.write(v, negative: negative, into: $0, at: 2) }
+      #expect(String(decoding: out[2..<end], as: UTF8.self) == text)
+      #expect(out[0] == 0x2A && out[1] == 0x2A)
+    }
+    let m: Message = "\(Int64.min) \(0) \(UInt64.max)"
+    #expect(m.string == "-9223372036854775808 0 18446744073709551615")
+  }
+}

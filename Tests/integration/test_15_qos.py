@@ -1,6 +1,6 @@
 """15. QoS 1 and 2 end to end (MQTT 3.1.1 section 4.3, MQTT 5 section 4.3).
 
-A message is delivered at min(publish QoS, subscription QoS) [MQTT-3.8.4-6 / 3.1.1 3.8.4];
+A message is delivered at min(publish QoS, subscription QoS) [MQTT-3.8.4-6 / 3.1.1 §3.8.4];
 QoS 2 arrives exactly once, QoS 1 in publish order on one topic [MQTT-4.6.0-5]."""
 
 import struct
@@ -114,7 +114,7 @@ def test_qos1_order_of_1000_messages_on_one_topic(broker):
 
 def test_retransmitted_qos2_publish_is_delivered_once(broker):
     """A QoS 2 PUBLISH sent again with DUP=1 before PUBREL (what a client does after a lost
-    PUBREC) is the same message: one delivery [MQTT-4.3.3-9 / 3.1.1 4.3.3]. After PUBCOMP
+    PUBREC) is the same message: one delivery [MQTT-4.3.3-9 / 3.1.1 §4.3.3]. After PUBCOMP
     the packet identifier is free again and a new PUBLISH with it is a new message."""
     b = broker()
     sub = PahoClient(b.port, version=V311).wait_connected()

@@ -180,7 +180,7 @@ def test_v5_will_delay_interval(observer):
 
 
 def test_v5_will_cancelled_when_the_session_resumes_within_the_delay(observer):
-    """[MQTT-3.1.3-9 context, section 3.1.3.2.2]: a new connection to the session before
+    """[MQTT-3.1.3-9, §3.1.3.2.2]: a new connection to the session before
     the delay has passed means the will is not sent; a normal DISCONNECT of that new
     connection does not send it either."""
     port, obs = observer

@@ -13,7 +13,7 @@ from harness import scaled
 # --- shared subscriptions --------------------------------------------------------------
 
 def test_shared_subscription_splits_messages_between_members(broker):
-    """$share/group/topic [MQTT-4.8.2-*]: each message goes to exactly one member of the
+    """$share/group/topic [§4.8.2]: each message goes to exactly one member of the
     group; another group gets every message too, and so does a plain subscriber.
     Choice left open by the spec: how messages are spread. Both members getting some of
     40 is asserted (mosquitto: round robin; midge: round robin)."""

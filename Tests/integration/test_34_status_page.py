@@ -260,7 +260,7 @@ def test_credentials_form(broker, browser, tmp_path):
 
 def test_client_parser_split_and_merged(broker, browser):
     """The page's MQTT parser, fed three packets (QoS 0, QoS 1 with a 2-byte Remaining Length,
-    QoS 0) merged in one buffer and split at every offset, varint bytes included [MQTT-2.2.3]:
+    QoS 0) merged in one buffer and split at every offset, varint bytes included [§2.2.3]:
     every packet is delivered once, in order, and the QoS 1 one is acknowledged (PUBACK)."""
     b, _ = page_broker(broker)
     browser.navigate(f"http://{HOST}:{b.port}/index.html?url=ws://{HOST}:1/none")

@@ -67,8 +67,6 @@ int cp_listen_tcp(const char *address, uint16_t port, int backlog);
 // Accepts one connection: non-blocking, close-on-exec, TCP_NODELAY on, and SO_SNDBUF /
 // SO_RCVBUF set to send_buffer / receive_buffer when those are > 0. Returns fd or -errno.
 int cp_accept(int listen_fd, int send_buffer, int receive_buffer);
-// The port a socket is bound to (for listeners opened on port 0), or -errno.
-int cp_local_port(int fd);
 int cp_close(int fd);
 // Ends the sending side (shutdown(SHUT_WR)): queued bytes go out, then FIN. 0 or -errno.
 int cp_shutdown_write(int fd);

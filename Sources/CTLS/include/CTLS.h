@@ -53,8 +53,6 @@ int ctls_listener_add_psk(ctls_listener *l, const uint8_t *identity, size_t iden
 // require: client certificate required (verified against the CA); identity: keep the client
 // certificate's subject CN as the session identity.
 int ctls_listener_finish(ctls_listener *l, const int *suites, int require_cert, int identity_from_cert);
-// 1 if the suite is compiled in (config checks).
-int ctls_suite_supported(int iana);
 
 // One TLS session record: ctls_session_size() bytes of caller memory (the arena).
 size_t ctls_session_size(void);
@@ -83,5 +81,13 @@ const char *ctls_suite_name(void *session, size_t *len);
 // SHA-1 of key + the protocol's GUID: 28 bytes into out (no NUL). 0, or -1 on failure.
 enum { CTLS_WEBSOCKET_ACCEPT_LEN = 28 };
 int ctls_websocket_accept(const uint8_t *key, size_t len, uint8_t *out);
+
+// Password hashing for mosquitto_passwd entries, on mbedTLS's SHA-512 (no allocation). The
+// executable hands these to MidgeAuth as function pointers (MidgeAuth imports no C).
+// $6$: SHA-512(a || b), 64 bytes into out.
+void ctls_sha512_pair(const void *a, size_t alen, const void *b, size_t blen, void *out);
+// $7$: PBKDF2-HMAC-SHA512 (RFC 8018) with a 64-byte key (one block), into out.
+void ctls_pbkdf2_sha512(const void *password, size_t plen, const void *salt, size_t slen, uint32_t iterations,
+                        void *out);
 
 #endif
