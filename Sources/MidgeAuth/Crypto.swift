@@ -34,8 +34,11 @@ public struct PasswordCrypto: Sendable {
     password: UnsafeRawBufferPointer, salt: UnsafeRawBufferPointer, iterations: Int,
     into out: UnsafeMutableRawBufferPointer
   ) {
-    precondition(out.count >= PasswordCrypto.hashBytes && iterations >= 1 && iterations <= Int(UInt32.max))
-    pbkdf2(password.baseAddress, password.count, salt.baseAddress, salt.count, UInt32(iterations), out.baseAddress)
+    // UInt32(exactly:), not `<= Int(UInt32.max)`: that conversion traps where Int is 32 bits (armv7).
+    guard out.count >= PasswordCrypto.hashBytes, iterations >= 1, let count = UInt32(exactly: iterations) else {
+      preconditionFailure("pbkdf2: output under 64 bytes or iterations outside 1...UInt32.max")
+    }
+    pbkdf2(password.baseAddress, password.count, salt.baseAddress, salt.count, count, out.baseAddress)
   }
 }
 
