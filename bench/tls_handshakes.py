@@ -94,6 +94,17 @@ def start(kind, args, d, pki):
     return proc, port
 
 
+def pki_and_client_context(d):
+    """The test PKI in d/pki, readable by Mosquitto, and a TLS 1.2 client context trusting it."""
+    pki = tlspki.make_pki(d / "pki")
+    # Mosquitto started as root drops to its own user: let it read the (throw-away) files.
+    for path in [d, d / "pki", *(d / "pki").iterdir()]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    ctx = ssl.create_default_context(cafile=pki["ca.crt"])
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # midge speaks TLS 1.2 only: compare like with like
+    return pki, ctx
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--midge", default=ROOT / "dist" / "x86_64-generic" / "midge")
@@ -107,12 +118,7 @@ def main():
     suites = {}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        pki = tlspki.make_pki(d / "pki")
-        # Mosquitto started as root drops to its own user: let it read the (throw-away) files.
-        for path in [d, d / "pki", *(d / "pki").iterdir()]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        ctx = ssl.create_default_context(cafile=pki["ca.crt"])
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2  # midge speaks TLS 1.2 only: compare like with like
+        pki, ctx = pki_and_client_context(d)
         for r in range(args.rounds):
             order = ["midge", "mosquitto"] if r % 2 == 0 else ["mosquitto", "midge"]
             for kind in order:

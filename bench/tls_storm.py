@@ -27,10 +27,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "Tests" / "integration"))
 sys.path.insert(0, str(ROOT / "bench"))
-import tlspki  # noqa: E402
-from tls_handshakes import CONNACK, free_port, wait_port  # noqa: E402
+from tls_handshakes import CONNACK, free_port, pki_and_client_context, wait_port  # noqa: E402
 
 
 def connect_packet(client_id):
@@ -164,11 +162,7 @@ def main():
     results = {"midge": [], "mosquitto": []}
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
-        pki = tlspki.make_pki(d / "pki")
-        for path in [d, d / "pki", *(d / "pki").iterdir()]:
-            path.chmod(0o755 if path.is_dir() else 0o644)
-        ctx = ssl.create_default_context(cafile=pki["ca.crt"])
-        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        pki, ctx = pki_and_client_context(d)
         for r in range(args.rounds):
             for kind in (["midge", "mosquitto"] if r % 2 == 0 else ["mosquitto", "midge"]):
                 x = one_round(kind, args, d, pki, ctx)

@@ -565,16 +565,20 @@ def test_paho_311_qos2_burst_of_100_beyond_the_window(broker):
     the wire at once: more unreleased ids than the broker's window (20). All 100 complete
     (PUBCOMP), the publisher is never disconnected, the subscriber gets each exactly once,
     in order."""
-    b = broker()
-    count = 100
+    paho_qos2_burst(broker(), V311, "paho-burst", "burst/paho")
+
+
+def paho_qos2_burst(b, version, client_id, topic, count=100):
+    """paho-mqtt with max_inflight_messages_set(count) puts count QoS 2 PUBLISH packets on the
+    wire at once; each must complete with reason 0, without a disconnect, and a paho 3.1.1
+    subscriber gets each exactly once, in order, at QoS 2."""
     sub = PahoClient(b.port, version=V311).wait_connected()
-    pub = PahoClient(b.port, "paho-burst", version=V311, connect=False)
+    pub = PahoClient(b.port, client_id, version=version, connect=False)
     try:
-        sub.subscribe("burst/paho", 2)
+        sub.subscribe(topic, 2)
         pub.client.max_inflight_messages_set(count)
         pub.start().wait_connected()
-        infos = [pub.publish("burst/paho", struct.pack("!I", i), qos=2, wait=False)
-                 for i in range(count)]
+        infos = [pub.publish(topic, struct.pack("!I", i), qos=2, wait=False) for i in range(count)]
         assert set(wait_acked(pub, infos, scaled(10))) == {0}
         got = sub.settle(count, timeout=scaled(10))
         assert sequence_of(got) == list(range(count)), \
@@ -780,26 +784,7 @@ def test_paho_mqtt5_qos2_burst_beyond_receive_maximum_spills(broker):
     """receive_maximum_exceeded spill: paho-mqtt's MQTT 5 client ignores the Receive Maximum
     when its own window is larger; its 100 QoS 2 PUBLISH packets all complete with reason 0,
     no disconnect, the subscriber gets each exactly once, in order."""
-    b = broker(["receive_maximum_exceeded spill"])
-    count = 100
-    sub = PahoClient(b.port, version=V311).wait_connected()
-    pub = PahoClient(b.port, "paho5-burst", version=V5, connect=False)
-    try:
-        sub.subscribe("burst/paho5", 2)
-        pub.client.max_inflight_messages_set(count)
-        pub.start().wait_connected()
-        infos = [pub.publish("burst/paho5", struct.pack("!I", i), qos=2, wait=False)
-                 for i in range(count)]
-        assert set(wait_acked(pub, infos, scaled(10))) == {0}
-        got = sub.settle(count, timeout=scaled(10))
-        assert sequence_of(got) == list(range(count)), \
-            f"{len(got)} deliveries: {sequence_of(got)[:30]}"
-        assert not pub.disconnected.is_set()
-        pub.disconnect()
-        sub.disconnect()
-    finally:
-        pub.close()
-        sub.close()
+    paho_qos2_burst(broker(["receive_maximum_exceeded spill"]), V5, "paho5-burst", "burst/paho5")
 
 
 @midge_only

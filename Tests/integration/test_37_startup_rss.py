@@ -27,7 +27,7 @@ import pytest
 
 import mqttraw
 import tlspki
-from harness import EXEC_PREFIX, HOST, broker_command, scaled, start_with_conf
+from harness import EXEC_PREFIX, HOST, broker_command, free_port, scaled, start_with_conf
 
 pytestmark = pytest.mark.midge_only
 native_only = pytest.mark.skipif(bool(EXEC_PREFIX), reason="RSS of an emulated broker is the emulator's")
@@ -75,13 +75,8 @@ def open_clients(port, count, timeout):
 @native_only
 @pytest.mark.parametrize("budget", ["64MiB", "256MiB"])
 def test_idle_rss_is_small_whatever_the_budget(tmp_path, budget):
-    proc, port = start_with_conf(tmp_path, ["allow_anonymous true", f"memory_budget {budget}"])
-    try:
-        time.sleep(0.3)
-        rss = status_kib(proc.pid, "VmRSS")
-        assert rss < IDLE_LIMIT_KIB, f"VmRSS {rss} KiB right after start with a {budget} budget"
-    finally:
-        stop(proc)
+    rss = idle_rss_kib(tmp_path, [f"memory_budget {budget}"])
+    assert rss < IDLE_LIMIT_KIB, f"VmRSS {rss} KiB right after start with a {budget} budget"
 
 
 @native_only
@@ -89,18 +84,9 @@ def test_idle_rss_is_small_with_a_tls_listener(tmp_path):
     # The TLS heap (max_tls_sessions x ~25 KB, 6.5 MB on x86_64) is mbedTLS's pool: it zeroes
     # the pool at init; midge gives those pages back, so it costs RAM only per session.
     pki = tlspki.make_pki(tmp_path / "pki")
-    port = socket.socket()
-    port.bind((HOST, 0))
-    tls_port = port.getsockname()[1]
-    port.close()
-    proc, _ = start_with_conf(tmp_path, ["allow_anonymous true", f"listener {tls_port} {HOST}",
-                                         f"certfile {pki['server.crt']}", f"keyfile {pki['server.key']}"])
-    try:
-        time.sleep(0.3)
-        rss = status_kib(proc.pid, "VmRSS")
-        assert rss < IDLE_LIMIT_KIB, f"VmRSS {rss} KiB right after start with a TLS listener"
-    finally:
-        stop(proc)
+    rss = idle_rss_kib(tmp_path, [f"listener {free_port()} {HOST}", f"certfile {pki['server.crt']}",
+                                  f"keyfile {pki['server.key']}"])
+    assert rss < IDLE_LIMIT_KIB, f"VmRSS {rss} KiB right after start with a TLS listener"
 
 
 @native_only
@@ -109,21 +95,21 @@ def test_idle_rss_is_small_with_a_websocket_listener(tmp_path):
     # WebSocket listener adds next to nothing to the RSS right after start (written at startup,
     # they made it 2,184 KiB instead of about 500).
     www = Path(__file__).resolve().parents[2] / "packaging" / "www"
-    rss = {}
-    for kind, extra in (("plain", []), ("websockets", ["protocol websockets", f"http_dir {www}"])):
-        port = socket.socket()
-        port.bind((HOST, 0))
-        number = port.getsockname()[1]
-        port.close()
-        (tmp_path / kind).mkdir()
-        proc, _ = start_with_conf(tmp_path / kind, ["allow_anonymous true", f"listener {number} {HOST}", *extra])
-        try:
-            time.sleep(0.3)
-            rss[kind] = status_kib(proc.pid, "VmRSS")
-        finally:
-            stop(proc)
+    rss = {kind: idle_rss_kib(tmp_path / kind, [f"listener {free_port()} {HOST}", *extra])
+           for kind, extra in (("plain", []), ("websockets", ["protocol websockets", f"http_dir {www}"]))}
     assert rss["websockets"] < IDLE_LIMIT_KIB, rss
     assert rss["websockets"] - rss["plain"] < 256, f"a WebSocket listener costs {rss}"
+
+
+def idle_rss_kib(directory, lines):
+    """VmRSS (KiB) of midge right after start with `lines` (besides anonymous access)."""
+    directory.mkdir(exist_ok=True)
+    proc, _ = start_with_conf(directory, ["allow_anonymous true", *lines])
+    try:
+        time.sleep(0.3)
+        return status_kib(proc.pid, "VmRSS")
+    finally:
+        stop(proc)
 
 
 @native_only
@@ -205,12 +191,8 @@ def test_memory_lock_refuses_to_start_below_the_limit(tmp_path):
         if shutil.which("setpriv") is None:
             pytest.skip("running as root and setpriv (util-linux) is missing")
         prefix = ["setpriv", "--bounding-set", "-ipc_lock", "--inh-caps", "-ipc_lock"]
-    port = socket.socket()
-    port.bind((HOST, 0))
-    number = port.getsockname()[1]
-    port.close()
     conf = tmp_path / "lock.conf"
-    conf.write_text(f"listener {number} {HOST}\nmemory_budget 32MiB\nmemory_lock true\n")
+    conf.write_text(f"listener {free_port()} {HOST}\nmemory_budget 32MiB\nmemory_lock true\n")
 
     def small_memlock():
         resource.setrlimit(resource.RLIMIT_MEMLOCK, (limit, limit))
